@@ -1,0 +1,7 @@
+# FCOS + FPN on the ImageNet MobileNetV2 seed, COCO 2017, 1x schedule.
+_base_ = [
+    '../_base_/models/fcos_mbv2_fpn.py', '../_base_/datasets/coco_detection.py',
+    '../_base_/schedules/schedule_1x.py', '../_base_/default_runtime.py'
+]
+optim_wrapper = dict(optimizer=dict(lr=0.01), clip_grad=dict(max_norm=35, norm_type=2))
+auto_scale_lr = dict(enable=True, base_batch_size=16)

@@ -1,0 +1,10 @@
+# FCOS + FPN on the ImageNet MobileNetV2 seed, demo data, CPU-sized head.
+_base_ = [
+    '../_base_/models/fcos_mbv2_fpn.py', '../_base_/datasets/demo_coco.py',
+    '../_base_/schedules/demo_schedule.py', '../_base_/default_runtime.py'
+]
+model = dict(
+    neck=dict(out_channels=64),
+    bbox_head=dict(num_classes=6, in_channels=64, feat_channels=64, stacked_convs=2))
+# FCOS is unstable at RetinaNet's learning rate without GN
+optim_wrapper = dict(optimizer=dict(lr=0.01))

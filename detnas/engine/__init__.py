@@ -1,0 +1,2 @@
+"""Runner-side pieces: hooks and loops."""
+from . import hooks  # noqa: F401

@@ -1,0 +1,2 @@
+"""Runner hooks."""
+from .seed_check_hook import SeedCheckHook  # noqa: F401

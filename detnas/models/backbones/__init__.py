@@ -1,0 +1,1 @@
+"""backbones registered into mmdet.registry.MODELS / TASK_UTILS on import."""

@@ -1,0 +1,1 @@
+"""detectors registered into mmdet.registry.MODELS / TASK_UTILS on import."""

@@ -1,0 +1,1 @@
+"""layers registered into mmdet.registry.MODELS / TASK_UTILS on import."""

@@ -1,0 +1,1 @@
+"""necks registered into mmdet.registry.MODELS / TASK_UTILS on import."""

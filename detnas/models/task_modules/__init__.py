@@ -1,0 +1,1 @@
+"""task_modules registered into mmdet.registry.MODELS / TASK_UTILS on import."""
