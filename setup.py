@@ -13,6 +13,45 @@ def read_version():
     return scope['__version__']
 
 
+def ddf_extensions():
+    """Build config of ``detnas.ops._C`` (the dilated-deformable fusion op).
+
+    The CPU kernel is always built (a CppExtension). The CUDA kernels are added when the
+    installed torch has CUDA and nvcc is found, unless ``DETNAS_WITH_CUDA=0``. Without torch
+    at build time the op is skipped and ``detnas.ops`` falls back to its PyTorch reference.
+    """
+    try:
+        from torch.utils.cpp_extension import (CUDA_HOME, BuildExtension, CppExtension,
+                                               CUDAExtension)
+        import torch
+    except ImportError:
+        print('detnas: torch not importable at build time; skipping the C++ op '
+              '(install with --no-build-isolation to build it)')
+        return [], {}
+    csrc = os.path.join('detnas', 'ops', 'csrc')
+    sources = [os.path.join(csrc, 'ddf_op.cpp'), os.path.join(csrc, 'cpu', 'ddf_cpu.cpp')]
+    cxx_flags = ['-O3']
+    want_cuda = os.environ.get('DETNAS_WITH_CUDA', '1') != '0'
+    if want_cuda and torch.version.cuda is not None and CUDA_HOME is not None:
+        sources += [
+            os.path.join(csrc, 'cuda', 'ddf_cuda.cpp'),
+            os.path.join(csrc, 'cuda', 'ddf_kernels.cu')
+        ]
+        ext = CUDAExtension(
+            'detnas.ops._C',
+            sources,
+            extra_compile_args={
+                'cxx': cxx_flags,
+                'nvcc': ['-O3', '-lineinfo']
+            })
+    else:
+        ext = CppExtension('detnas.ops._C', sources, extra_compile_args={'cxx': cxx_flags})
+    return [ext], {'build_ext': BuildExtension}
+
+
+EXT_MODULES, CMDCLASS = ddf_extensions()
+
+
 setup(
     name='detnas',
     version=read_version(),
@@ -24,5 +63,7 @@ setup(
         'torch==2.13.0', 'mmengine==0.10.7', 'mmcv==2.1.0', 'mmdet==3.3.0', 'numpy',
         'pycocotools', 'faster-coco-eval', 'scikit-image', 'scikit-learn', 'matplotlib'
     ],
+    ext_modules=EXT_MODULES,
+    cmdclass=CMDCLASS,
     zip_safe=False,
 )

@@ -47,7 +47,7 @@ class DemoCocoSpec:
     objects_per_image: Tuple[int, int] = (3, 9)
     clutter_per_image: Tuple[int, int] = (1, 4)
     min_size: int = 8
-    max_size: int = 160
+    max_size: int = 224
     max_occlusion: float = 0.5
 
     def __post_init__(self):

@@ -113,7 +113,7 @@ def load_seed(name: str, family: Optional[str] = None, layout: Optional[str] = N
     return convert_checkpoint(unwrap_state_dict(raw), family, layout)
 
 
-def _load_converted(filename: str, map_location=None):
+def load_from_detnas(filename: str, map_location=None):
     """mmengine CheckpointLoader scheme: ``detnas://...`` -> backbone tensors, mmdet names."""
     return load_seed(filename).backbone
 
@@ -121,4 +121,4 @@ def _load_converted(filename: str, map_location=None):
 def register_checkpoint_scheme() -> None:
     """Lets every mmengine loader (``load_from``, ``init_cfg``) read ``detnas://`` aliases."""
     from mmengine.runner import CheckpointLoader
-    CheckpointLoader.register_scheme(prefixes=SCHEME, force=True)(_load_converted)
+    CheckpointLoader.register_scheme(prefixes=SCHEME, force=True)(load_from_detnas)

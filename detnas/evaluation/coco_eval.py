@@ -106,7 +106,7 @@ def evaluate_detections(ann_file: str, det_file: str, backend: str = 'pycocotool
         ev.summarize()
     precision = np.asarray(ev.eval['precision'])
     cat_ids = ev.params.catIds
-    names = [gt.loadCats(c)[0]['name'] for c in cat_ids]
+    names = [gt.cats[int(c)]['name'] for c in cat_ids]
     per_class = {}
     for k, name in enumerate(names):
         p = precision[:, :, k, 0, -1]

@@ -1,0 +1,7 @@
+# YOLOv7-X on COCO at 640x640 (official cfg/deploy/yolov7x.yaml).
+_base_ = './yolov7_l_coco.py'
+
+model = dict(
+    backbone=dict(arch='x'),
+    neck=dict(arch='x'),
+    bbox_head=dict(in_channels=[320, 640, 1280]))

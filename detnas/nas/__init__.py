@@ -1,0 +1,1 @@
+"""Backbone adaptation: search space, weight mapping, search and export."""

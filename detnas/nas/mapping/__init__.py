@@ -1,0 +1,22 @@
+"""Weight mapping: carry a pretrained seed's parameters into any adapted architecture.
+
+Used by the supernet (initialise the largest candidate), the search (every candidate starts
+from the seed) and the export (a searched subnet's checkpoint). See :func:`map_weights`.
+"""
+from .api import MappingConfig, MappingResult, map_weights
+from .cross_family import LayerMatch, extract_layers, map_across_families, match_layers
+from .errors import MappingError
+from .report import MappingReport, TensorRecord
+from .selection import Selection, select_channels
+from .spec import ArchSpec, ConvNode, infer_spec, spec_from_module
+from .within_family import map_within_family
+
+__all__ = [
+    'MappingConfig', 'MappingResult', 'map_weights', 'LayerMatch', 'extract_layers',
+    'map_across_families', 'match_layers', 'MappingError', 'MappingReport', 'TensorRecord',
+    'Selection', 'select_channels', 'ArchSpec', 'ConvNode', 'infer_spec', 'spec_from_module',
+    'map_within_family'
+]
+from .agreement import imagenet_logits, load_real_photos, topk_agreement  # noqa: E402
+
+__all__ += ['imagenet_logits', 'load_real_photos', 'topk_agreement']

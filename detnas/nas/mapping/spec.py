@@ -1,0 +1,418 @@
+"""Architecture descriptions for weight mapping: convs, their channel spaces and blocks.
+
+An :class:`ArchSpec` is what the mapper needs to know about a backbone: every conv (key,
+shape, groups, kernel, dilation), the *channel space* each conv reads and writes, which
+convs form a block, and which BN closes a residual branch. Two tensors that share a channel
+space must keep the same channels: a conv's output space is the next conv's input space,
+a depthwise conv reads and writes one space, and every block of a residual chain writes the
+space its input lives in.
+
+Specs are inferred from state dicts (seed checkpoints in mmdet names) or built from modules
+and configs (targets), for the MobileNetV2 family (mmdet ``MobileNetV2`` and
+:class:`~detnas.models.backbones.AdaptedMobileNetV2`) and the ResNet family (Basic and
+Bottleneck blocks, ResNeXt groups; torchvision/mmdet names).
+"""
+import re
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Tuple
+
+import torch
+from torch import Tensor, nn
+
+from .errors import MappingError
+
+INPUT_SPACE = 'input'
+
+
+@dataclass(frozen=True)
+class ConvNode:
+    """One convolution of an architecture.
+
+    Args:
+        key: module name of the conv (its weight is ``key + '.weight'``).
+        norm: module name of the BN after it, or None.
+        in_space: channel space it reads.
+        out_space: channel space it writes.
+        in_channels: input channels.
+        out_channels: output channels.
+        kernel_size: (kh, kw).
+        groups: conv groups (``in_channels`` for a depthwise conv).
+        dilation: conv dilation (1 when unknown).
+        block: the block it belongs to (``'layer2.0'``), or None for stem/head convs.
+        role: its name inside the block (``'expand_conv.conv'``), or ``key`` outside
+            blocks.
+        identity_init: when the seed has no such conv (an added expansion conv or shortcut
+            projection), it may start as the identity of its channel space.
+        bias: whether the conv has a bias.
+    """
+    key: str
+    norm: Optional[str]
+    in_space: str
+    out_space: str
+    in_channels: int
+    out_channels: int
+    kernel_size: Tuple[int, int]
+    groups: int = 1
+    dilation: int = 1
+    block: Optional[str] = None
+    role: str = ''
+    identity_init: bool = False
+    bias: bool = False
+
+    @property
+    def weight_shape(self) -> Tuple[int, ...]:
+        return (self.out_channels, self.in_channels // self.groups, *self.kernel_size)
+
+    @property
+    def depthwise(self) -> bool:
+        return self.groups > 1 and self.groups == self.in_channels == self.out_channels
+
+
+@dataclass(frozen=True)
+class BlockNode:
+    """A block of a stage.
+
+    Args:
+        name: module name (``'layer2.0'``).
+        stage: 1-based stage index.
+        index: 0-based index inside the stage.
+        residual: whether its output adds an identity shortcut of its input.
+        out_norm: BN closing the residual branch (zeroed for an identity-initialised block).
+    """
+    name: str
+    stage: int
+    index: int
+    residual: bool
+    out_norm: Optional[str]
+
+
+@dataclass(frozen=True)
+class LinearNode:
+    """A linear classifier on top of the backbone (``fc``), kept apart from the backbone."""
+    key: str
+    in_space: str
+    in_features: int
+    out_features: int
+
+
+@dataclass
+class ArchSpec:
+    """The mapper's description of a backbone.
+
+    Args:
+        family: ``'mobilenet_v2'``, ``'resnet_basic'`` or ``'resnet_bottleneck'`` (or any
+            name for hand-built specs); within-family mapping needs equal names.
+        convs: convs in forward order.
+        blocks: blocks in forward order.
+        spaces: channel space -> number of channels.
+        head: optional classifier on the last space.
+    """
+    family: str
+    convs: List[ConvNode]
+    blocks: List[BlockNode]
+    spaces: Dict[str, int]
+    head: Optional[LinearNode] = None
+    _by_key: Dict[str, ConvNode] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self):
+        self._by_key = {c.key: c for c in self.convs}
+        for conv in self.convs:
+            for what, space, n in (('input', conv.in_space, conv.in_channels),
+                                   ('output', conv.out_space, conv.out_channels)):
+                if n <= 0:
+                    raise MappingError(f'layer {conv.key!r}: {n} {what} channels; every '
+                                       'conv needs at least one channel')
+                if self.spaces.get(space) != n:
+                    raise MappingError(f'layer {conv.key!r}: {what} space {space!r} has '
+                                       f'{self.spaces.get(space)} channels but the conv '
+                                       f'has {n}')
+            if conv.in_channels % conv.groups or conv.out_channels % conv.groups:
+                raise MappingError(f'layer {conv.key!r}: groups={conv.groups} does not divide '
+                                   f'{conv.in_channels} input and {conv.out_channels} output '
+                                   'channels; use a group count that divides both')
+
+    def conv(self, key: str) -> ConvNode:
+        return self._by_key[key]
+
+    def find(self, block: Optional[str], role: str) -> Optional[ConvNode]:
+        """The conv with ``role`` in ``block`` (or the non-block conv named ``role``)."""
+        key = f'{block}.{role}' if block else role
+        conv = self._by_key.get(key)
+        return conv if conv is not None and conv.block == block else None
+
+    def stages(self) -> List[List[BlockNode]]:
+        """Blocks grouped by stage, in order."""
+        out: Dict[int, List[BlockNode]] = {}
+        for b in self.blocks:
+            out.setdefault(b.stage, []).append(b)
+        return [out[s] for s in sorted(out)]
+
+    def producers(self, space: str) -> List[ConvNode]:
+        """Convs writing ``space`` (residual chains have several)."""
+        return [c for c in self.convs if c.out_space == space]
+
+    def check_state_dict(self, sd: Dict[str, Tensor], what: str) -> None:
+        """Raises :class:`MappingError` naming the first conv whose weight is missing or
+        has another shape than the spec says."""
+        for conv in self.convs:
+            w = sd.get(conv.key + '.weight')
+            if w is None:
+                raise MappingError(f'{what}: layer {conv.key!r} has no weight '
+                                   f'{conv.key}.weight in the state dict')
+            if tuple(w.shape) != conv.weight_shape:
+                raise MappingError(f'{what}: layer {conv.key!r} weight has shape '
+                                   f'{tuple(w.shape)}, the architecture says '
+                                   f'{conv.weight_shape}')
+
+    def describe(self) -> str:
+        """One line per stage: depth and widths, for messages and reports."""
+        lines = [f'{self.family}: {len(self.convs)} convs, {len(self.blocks)} blocks']
+        for s, blocks in enumerate(self.stages(), 1):
+            convs = [c for c in self.convs if c.block in {b.name for b in blocks}]
+            width = convs[-1].out_channels if convs else 0
+            kernels = sorted({c.kernel_size[0] for c in convs if c.kernel_size[0] > 1})
+            lines.append(f'  stage {s}: {len(blocks)} blocks, {width} channels, '
+                         f'kernels {kernels}')
+        return '\n'.join(lines)
+
+
+def _norm_of(sd: Dict[str, Tensor], candidates: List[str]) -> Optional[str]:
+    for name in candidates:
+        if name + '.running_mean' in sd or name + '.weight' in sd and sd[name + '.weight'].dim() == 1:
+            return name
+    return None
+
+
+def _kernel(w: Tensor) -> Tuple[int, int]:
+    return int(w.shape[2]), int(w.shape[3])
+
+
+def _blocks_in(sd: Dict[str, Tensor], pattern: str) -> Dict[int, List[int]]:
+    """stage -> sorted block indices, from keys matching ``pattern`` (groups: stage, block)."""
+    found: Dict[int, set] = {}
+    for key in sd:
+        m = re.match(pattern, key)
+        if m:
+            found.setdefault(int(m.group(1)), set()).add(int(m.group(2)))
+    return {s: sorted(v) for s, v in sorted(found.items())}
+
+
+def _head(classifier: Optional[Dict[str, Tensor]], space: str, width: int
+          ) -> Optional[LinearNode]:
+    if classifier and 'fc.weight' in classifier:
+        w = classifier['fc.weight']
+        if w.shape[1] == width:
+            return LinearNode('fc', space, int(w.shape[1]), int(w.shape[0]))
+    return None
+
+
+def mobilenet_v2_spec(sd: Dict[str, Tensor], meta: Optional[Dict[str, dict]] = None,
+                      classifier: Optional[Dict[str, Tensor]] = None) -> ArchSpec:
+    """Spec of a MobileNetV2-like state dict in mmdet names.
+
+    Args:
+        sd: backbone state dict (``conv1.conv.weight``, ``layerS.J.depthwise_conv...``).
+        meta: optional per-conv facts from the module (``groups``, ``dilation``) and per-block
+            ``residual`` flags; without it a block is residual when its input and output
+            widths are equal.
+        classifier: optional ``fc.weight``/``fc.bias`` on the last conv.
+    """
+    meta = meta or {}
+    if 'conv1.conv.weight' not in sd:
+        raise MappingError('not a MobileNetV2 state dict in mmdet names: no '
+                           "'conv1.conv.weight' (convert it with "
+                           'detnas.datasets.converters.convert_checkpoint first)')
+    blocks_by_stage = _blocks_in(sd, r'layer(\d+)\.(\d+)\.depthwise_conv\.conv\.weight')
+    if not blocks_by_stage:
+        raise MappingError("not a MobileNetV2 state dict: no 'layerS.J.depthwise_conv' "
+                           'layers found (is it a ResNet checkpoint? map it with '
+                           "mode='cross_family')")
+    convs: List[ConvNode] = []
+    blocks: List[BlockNode] = []
+    spaces: Dict[str, int] = {INPUT_SPACE: 3}
+
+    def add(key, in_space, out_space, block=None, role=None, identity_init=False,
+            depthwise=False):
+        w = sd[key + '.weight']
+        out_c = int(w.shape[0])
+        groups = meta.get(key, {}).get('groups', out_c if depthwise else 1)
+        in_c = int(w.shape[1]) * groups
+        spaces.setdefault(out_space, out_c)
+        convs.append(ConvNode(
+            key, _norm_of(sd, [key[:-len('conv')] + 'bn']), in_space, out_space, in_c,
+            out_c, _kernel(w), groups, meta.get(key, {}).get('dilation', 1), block,
+            key[len(block) + 1:] if block else key, identity_init, key + '.bias' in sd))
+
+    add('conv1.conv', INPUT_SPACE, 'stem')
+    space = 'stem'
+    for stage, indices in blocks_by_stage.items():
+        if indices != list(range(len(indices))):
+            raise MappingError(f'stage layer{stage}: block indices {indices} are not '
+                               'consecutive from 0')
+        for j in indices:
+            name = f'layer{stage}.{j}'
+            in_c = spaces[space]
+            out_c = int(sd[f'{name}.linear_conv.conv.weight'].shape[0])
+            residual = meta.get(name, {}).get('residual', in_c == out_c)
+            out_space = space if residual else f'layer{stage}'
+            if f'{name}.expand_conv.conv.weight' in sd:
+                mid = f'{name}.mid'
+                add(f'{name}.expand_conv.conv', space, mid, name, 'expand_conv', True)
+            else:
+                mid = space
+            add(f'{name}.depthwise_conv.conv', mid, mid, name, 'depthwise_conv',
+                depthwise=True)
+            add(f'{name}.linear_conv.conv', mid, out_space, name, 'linear_conv')
+            blocks.append(BlockNode(name, stage, j, residual, f'{name}.linear_conv.bn'))
+            space = out_space
+    if 'conv2.conv.weight' in sd:
+        add('conv2.conv', space, 'last')
+        space = 'last'
+    return ArchSpec('mobilenet_v2', convs, blocks, spaces,
+                    _head(classifier, space, spaces[space]))
+
+
+def resnet_spec(sd: Dict[str, Tensor], meta: Optional[Dict[str, dict]] = None,
+                classifier: Optional[Dict[str, Tensor]] = None) -> ArchSpec:
+    """Spec of a ResNet-like state dict (torchvision/mmdet names; Basic or Bottleneck
+    blocks, optional ResNeXt groups in ``conv2``).
+
+    Args:
+        sd: backbone state dict (``conv1.weight``, ``bn1``, ``layerS.J.convK``,
+            ``layerS.J.downsample.{0,1}``).
+        meta: optional per-conv ``groups``/``dilation`` from the module.
+        classifier: optional ``fc.weight``/``fc.bias`` on the last stage.
+    """
+    meta = meta or {}
+    if 'conv1.weight' not in sd:
+        raise MappingError("not a ResNet state dict: no 'conv1.weight' (a deep stem or "
+                           'another family; map it with mode=\'cross_family\')')
+    blocks_by_stage = _blocks_in(sd, r'layer(\d+)\.(\d+)\.conv1\.weight')
+    if not blocks_by_stage:
+        raise MappingError("not a ResNet state dict: no 'layerS.J.conv1' layers found (is "
+                           "it a MobileNetV2 checkpoint? map it with mode='cross_family')")
+    convs: List[ConvNode] = []
+    blocks: List[BlockNode] = []
+    spaces: Dict[str, int] = {INPUT_SPACE: 3}
+
+    def add(key, norm, in_space, out_space, block=None, role=None, identity_init=False):
+        w = sd[key + '.weight']
+        out_c = int(w.shape[0])
+        groups = meta.get(key, {}).get('groups')
+        if groups is None:
+            groups = max(1, spaces[in_space] // int(w.shape[1]))
+        spaces.setdefault(out_space, out_c)
+        convs.append(ConvNode(key, _norm_of(sd, [norm]), in_space, out_space,
+                              int(w.shape[1]) * groups, out_c, _kernel(w), groups,
+                              meta.get(key, {}).get('dilation', 1), block,
+                              key[len(block) + 1:] if block else key,
+                              identity_init, key + '.bias' in sd))
+
+    add('conv1', 'bn1', INPUT_SPACE, 'stem')
+    space = 'stem'
+    for stage, indices in blocks_by_stage.items():
+        for j in indices:
+            name = f'layer{stage}.{j}'
+            bottleneck = f'{name}.conv3.weight' in sd
+            last = 'conv3' if bottleneck else 'conv2'
+            projected = f'{name}.downsample.0.weight' in sd
+            out_space = f'layer{stage}' if projected else space
+            add(f'{name}.conv1', f'{name}.bn1', space, f'{name}.mid1', name, 'conv1')
+            if bottleneck:
+                add(f'{name}.conv2', f'{name}.bn2', f'{name}.mid1', f'{name}.mid2', name,
+                    'conv2')
+                add(f'{name}.conv3', f'{name}.bn3', f'{name}.mid2', out_space, name, 'conv3')
+            else:
+                add(f'{name}.conv2', f'{name}.bn2', f'{name}.mid1', out_space, name, 'conv2')
+            if projected:
+                add(f'{name}.downsample.0', f'{name}.downsample.1', space, out_space, name,
+                    'downsample.0', identity_init=True)
+            blocks.append(BlockNode(name, stage, j, not projected,
+                                    f'{name}.bn{3 if bottleneck else 2}'))
+            space = out_space
+    kind = 'bottleneck' if any(c.role == 'conv3' for c in convs) else 'basic'
+    return ArchSpec(f'resnet_{kind}', convs, blocks, spaces,
+                    _head(classifier, space, spaces[space]))
+
+
+SPEC_BUILDERS = {'mobilenet_v2': mobilenet_v2_spec, 'resnet': resnet_spec}
+
+
+def detect_family(sd: Dict[str, Tensor]) -> str:
+    """``'mobilenet_v2'`` or ``'resnet'`` from mmdet/torchvision backbone key names."""
+    if any(re.match(r'layer\d+\.\d+\.depthwise_conv\.conv\.weight$', k) for k in sd):
+        return 'mobilenet_v2'
+    if any(re.match(r'layer\d+\.\d+\.conv1\.weight$', k) for k in sd):
+        return 'resnet'
+    raise MappingError('cannot tell the backbone family from the state dict (first keys: '
+                       f'{list(sd)[:4]}); expected mmdet MobileNetV2 or ResNet names — '
+                       "convert the checkpoint first, or map it with mode='cross_family'")
+
+
+def infer_spec(sd: Dict[str, Tensor], family: Optional[str] = None,
+               meta: Optional[Dict[str, dict]] = None,
+               classifier: Optional[Dict[str, Tensor]] = None) -> ArchSpec:
+    """Spec of a backbone state dict in mmdet names.
+
+    Args:
+        sd: backbone state dict.
+        family: ``'mobilenet_v2'`` or ``'resnet'``; detected from the keys if omitted.
+        meta: optional module facts (see :func:`module_meta`).
+        classifier: optional ``fc.weight``/``fc.bias``.
+    """
+    family = family or detect_family(sd)
+    if family not in SPEC_BUILDERS:
+        raise MappingError(f'unknown family {family!r}; known: {sorted(SPEC_BUILDERS)}')
+    return SPEC_BUILDERS[family](sd, meta, classifier)
+
+
+def module_meta(module: nn.Module) -> Dict[str, dict]:
+    """Facts a state dict does not carry: groups/dilation of every conv, residual flags of
+    blocks (modules with ``with_res_shortcut``)."""
+    meta: Dict[str, dict] = {}
+    for name, m in module.named_modules():
+        if isinstance(m, nn.Conv2d):
+            meta[name] = dict(groups=m.groups, dilation=m.dilation[0], stride=m.stride[0])
+        if hasattr(m, 'with_res_shortcut'):
+            meta[name] = dict(residual=bool(m.with_res_shortcut))
+    return meta
+
+
+def spec_from_module(module: nn.Module, family: Optional[str] = None) -> ArchSpec:
+    """Spec of a built backbone (its state dict plus its convs' groups and dilations)."""
+    sd = module.state_dict()
+    return infer_spec(sd, family, module_meta(module))
+
+
+def build_backbone(cfg: dict) -> nn.Module:
+    """Builds a backbone config (``dict(type='AdaptedMobileNetV2', ...)``) with mmdet's
+    registry; raises :class:`MappingError` for a config that is not a dict with ``type``."""
+    if not isinstance(cfg, dict) or 'type' not in cfg:
+        raise MappingError(f'a target backbone config must be a dict with a type, got {cfg!r}')
+    import detnas.models  # noqa: F401  (registers AdaptedMobileNetV2)
+    from mmdet.registry import MODELS
+    from mmdet.utils import register_all_modules
+    register_all_modules(init_default_scope=False)
+    cfg = {k: v for k, v in dict(cfg).items() if k != 'init_cfg'}
+    return MODELS.build(cfg)
+
+
+def init_state_dict(module: nn.Module) -> Dict[str, Tensor]:
+    """A freshly initialised copy of the module's state dict (``init_weights`` applied)."""
+    if hasattr(module, 'init_weights'):
+        import logging
+
+        from mmengine.logging import MMLogger
+        logger = MMLogger.get_current_instance()
+        level = logger.level
+        logger.setLevel(logging.WARNING)  # init_weights logs every tensor at INFO
+        try:
+            module.init_weights()
+        finally:
+            logger.setLevel(level)
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+def identity_weight(n: int) -> Tensor:
+    """The 1x1 identity conv on ``n`` channels."""
+    return torch.eye(n).view(n, n, 1, 1)

@@ -1,0 +1,13 @@
+"""Shared fixtures: a tiny generated COCO data set and helpers to run the tools."""
+import pytest
+
+
+@pytest.fixture(scope='session')
+def tiny_coco(tmp_path_factory):
+    """A 12/6-image demo data set of 128x128 images (generated once per session)."""
+    from detnas.datasets.demo_coco import DemoCocoSpec, make_demo_coco
+    out = str(tmp_path_factory.mktemp('tiny_coco'))
+    spec = DemoCocoSpec(seed=3, num_train=12, num_val=6, image_size=(128, 128),
+                        objects_per_image=(2, 5), min_size=10, max_size=64)
+    make_demo_coco(out, spec, progress=False)
+    return out

@@ -1,0 +1,63 @@
+"""Map a pretrained seed into the backbone of a config; write the checkpoint and the report.
+
+    python tools/analysis/map_weights.py CONFIG [--seed detnas://mobilenet_v2_imagenet]
+        [--out work_dirs/mapped/backbone.pth] [--narrow l1] [--widen net2net]
+        [--deepen identity] [--mode auto] [--rows 40]
+
+CONFIG is a detector config (its ``model.backbone`` is the target) or a backbone config.
+Writes the mapped backbone (``state_dict`` in the backbone's names, loadable with
+``init_cfg=dict(type='Pretrained', checkpoint=OUT)``) and OUT's ``.json`` report, and prints
+the report table.
+"""
+import argparse
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+
+
+def parse_args():
+    from detnas.nas.mapping.api import MODES
+    from detnas.nas.mapping.cross_family import CHANNEL_RULES
+    from detnas.nas.mapping.selection import NARROW_RULES, WIDEN_RULES
+    from detnas.nas.mapping.within_family import DEEPEN_RULES
+    p = argparse.ArgumentParser(description='Map pretrained weights into a config\'s backbone')
+    p.add_argument('config', help='detector or backbone config file')
+    p.add_argument('--seed', default='detnas://mobilenet_v2_imagenet',
+                   help='seed checkpoint: path, URL or detnas:// alias')
+    p.add_argument('--out', help='output checkpoint (default: work_dirs/mapped/<config>.pth)')
+    p.add_argument('--mode', choices=MODES, default='auto')
+    p.add_argument('--narrow', choices=NARROW_RULES, default='l1')
+    p.add_argument('--widen', choices=WIDEN_RULES, default='net2net')
+    p.add_argument('--deepen', choices=DEEPEN_RULES, default='identity')
+    p.add_argument('--cross-channels', choices=CHANNEL_RULES, default='magnitude')
+    p.add_argument('--min-similarity', type=float, default=0.0)
+    p.add_argument('--prefix', default='', help="key prefix, e.g. 'backbone.' for load_from")
+    p.add_argument('--rows', type=int, default=None, help='table rows to print (all)')
+    return p.parse_args()
+
+
+def main():
+    args = parse_args()
+    from mmengine.config import Config
+    from detnas.nas.mapping import MappingConfig, MappingError, map_weights
+    cfg = Config.fromfile(args.config)
+    backbone = cfg.get('model', {}).get('backbone') if 'model' in cfg else cfg.get('backbone')
+    if backbone is None:
+        raise MappingError(f'{args.config} has neither model.backbone nor backbone')
+    result = map_weights(args.seed, backbone.to_dict() if hasattr(backbone, 'to_dict')
+                         else dict(backbone),
+                         MappingConfig(mode=args.mode, narrow=args.narrow, widen=args.widen,
+                                       deepen=args.deepen, cross_channels=args.cross_channels,
+                                       min_similarity=args.min_similarity))
+    name = osp.splitext(osp.basename(args.config))[0]
+    out = args.out or osp.join('work_dirs', 'mapped', f'{name}.pth')
+    report = osp.splitext(out)[0] + '.json'
+    result.save(out, report, prefix=args.prefix)
+    print(result.report.table(limit=args.rows))
+    print(f'checkpoint: {out}\nreport: {report}')
+
+
+if __name__ == '__main__':
+    from detnas.utils.cli import run_tool
+    run_tool(main)
