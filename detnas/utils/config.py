@@ -1,5 +1,6 @@
 """Config loading and runner building for the tools, with clear errors for bad input."""
 import difflib
+import os
 import os.path as osp
 import re
 from typing import Any, Dict, Optional
@@ -72,7 +73,16 @@ def default_work_dir(config_path: str) -> str:
 
 
 def prepare_runtime(cfg: Config) -> None:
-    """Adapts the runtime to the machine: gloo for distributed runs without CUDA."""
+    """Adapts the runtime to the machine and the installed versions.
+
+    - gloo for distributed runs without CUDA;
+    - torch >= 2.6 loads checkpoints with ``weights_only=True`` by default, which refuses
+      the logging state (``HistoryBuffer``, numpy arrays) that mmengine 0.10.7 pickles into
+      every training checkpoint, so ``--resume`` and ``load_from`` would fail on the files
+      the runner itself wrote. The tools restore the full loader for the checkpoints the
+      user names; as with any mmdet checkpoint, load only files you trust.
+    """
+    os.environ.setdefault('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', '1')
     if not torch.cuda.is_available():
         cfg.setdefault('env_cfg', ConfigDict())
         cfg.env_cfg.setdefault('dist_cfg', ConfigDict())

@@ -1,226 +1,260 @@
 // CPU kernels (at::parallel_for) of the dilated-deformable fusion op, forward and backward.
 //
-// Forward: one task per output row (n, h); for every (w, group) the P sampling points are
-// set up once and applied to the group's Cg contiguous NHWC channels.
-// Backward, two passes, both deterministic (no two threads write the same element):
-//   A. offset / weight gradients: one task per output row; each location owns its entries.
-//   B. input gradient: one task per (n, group, channel slice); the task walks every output
-//      location in a fixed order and scatters into its own channels only.
+// Buffers:
+//   x_pad   (N, H+2, W+2, G, Cgp): x in channels_last order with a one-pixel zero border and
+//           every group's channels padded with zeros to Cgp (a multiple of the vector width:
+//           8 floats for the AVX2 kernels, 1 otherwise). Every sampling point that touches
+//           the image has its four corners inside x_pad, so kernels need no bounds checks;
+//           points entirely outside are moved onto the zero pixel (0, 0).
+//   gx_pad  the same shape for the input gradient; its border is dropped at the end.
+//   offset_weight is read through its strides (NCHW or channels_last, no copy); out,
+//   grad_x and grad_offset_weight are written channels_last (as the CUDA and Meta kernels).
+// Forward: one task per output row (n, h); every tile of 8 locations x one group sets up
+//   its P sampling points once (vectorised across the 8 locations) and then accumulates the
+//   group's contiguous channels (vectorised across channels).
+// Backward: one task per (image, group) computes both gradients in one pass: per location
+//   and point, four dot products over the group's channels give the offset and weight
+//   gradients, and the same loop scatters the input gradient into the task's own slice of
+//   gx_pad. When there are fewer (image, group) pairs than threads, the offset/weight
+//   gradients are computed per row and the input gradient per (image, group, channel slice)
+//   instead. Either way every element is written by one task in a fixed order, so results
+//   are bitwise reproducible and independent of the thread count (`deterministic` is
+//   always on).
+// Float32 runs AVX2/FMA kernels when the CPU has them (runtime check; set the environment
+// variable DETNAS_DDF_CPU_ISA=generic to force the portable kernels).
 #include <ATen/Dispatch.h>
-#include <ATen/OpMathType.h>
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
 #include <tuple>
 #include <vector>
 
 #include "../ddf_common.h"
 
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define DDF_HAVE_AVX2 1
+#include <immintrin.h>
+#else
+#define DDF_HAVE_AVX2 0
+#endif
+
 namespace detnas {
 namespace ddf {
 namespace {
 
-// Bilinear set-up of one sampling point: four corners with their weights, or invalid corners
-// (index -1) outside the image (zero padding).
-template <typename acc_t>
-struct Bilinear {
-  int64_t idx[4];  // pixel index y * W + x of corners (y0,x0) (y0,x1) (y1,x0) (y1,x1), or -1
-  acc_t w[4];
-  acc_t ly, lx;
+constexpr int TW = 8;  // locations per tile
+
+template <typename T>
+struct Problem {
+  int64_t N, H, W, C, G, Cg, Cgp, P;
+  bool softmax;
+  std::vector<int64_t> dy, dx;  // base displacement of every point
+  int64_t pix_stride, row_stride, img_stride;  // strides of x_pad / gx_pad
+  const T* xpad = nullptr;
+  T* gxpad = nullptr;
+  const T* ow = nullptr;
+  int64_t ow_sn = 0, ow_sc = 0, ow_sh = 0, ow_sw = 0;
+  const T* go = nullptr;  // grad_out as (N, H, W, G, Cgp) memory with location stride go_pix
+  int64_t go_pix = 0;
+  T* out = nullptr;  // (N, H, W, C)
+  T* gow = nullptr;  // (N, H, W, G * 3P)
+  T* gx = nullptr;   // (N, H, W, C)
 };
 
-template <typename acc_t>
-inline bool bilinear_setup(acc_t py, acc_t px, int64_t H, int64_t W, Bilinear<acc_t>& b) {
-  if (!(py > acc_t(-1) && py < acc_t(H) && px > acc_t(-1) && px < acc_t(W))) return false;
-  // py, px > -1 here, so truncating (p + 1) is floor(p + 1) (cheaper than std::floor)
-  const int64_t y0 = static_cast<int64_t>(py + acc_t(1)) - 1;
-  const int64_t x0 = static_cast<int64_t>(px + acc_t(1)) - 1;
-  const acc_t fy = acc_t(y0), fx = acc_t(x0);
-  const int64_t y1 = y0 + 1, x1 = x0 + 1;
-  b.ly = py - fy;
-  b.lx = px - fx;
-  const acc_t hy = acc_t(1) - b.ly, hx = acc_t(1) - b.lx;
-  const bool vy0 = y0 >= 0, vy1 = y1 < H, vx0 = x0 >= 0, vx1 = x1 < W;
-  b.idx[0] = (vy0 && vx0) ? y0 * W + x0 : -1;
-  b.idx[1] = (vy0 && vx1) ? y0 * W + x1 : -1;
-  b.idx[2] = (vy1 && vx0) ? y1 * W + x0 : -1;
-  b.idx[3] = (vy1 && vx1) ? y1 * W + x1 : -1;
-  b.w[0] = hy * hx;
-  b.w[1] = hy * b.lx;
-  b.w[2] = b.ly * hx;
-  b.w[3] = b.ly * b.lx;
-  return true;
-}
-
-// Point weights of one location and group (softmax over the points when asked).
-template <typename scalar_t, typename acc_t>
-inline void point_weights(const scalar_t* wp, int64_t P, bool softmax, acc_t* out) {
-  if (!softmax) {
-    for (int64_t p = 0; p < P; ++p) out[p] = static_cast<acc_t>(wp[p]);
-    return;
-  }
-  acc_t mx = static_cast<acc_t>(wp[0]);
-  for (int64_t p = 1; p < P; ++p) mx = std::max(mx, static_cast<acc_t>(wp[p]));
-  acc_t sum = 0;
-  for (int64_t p = 0; p < P; ++p) {
-    out[p] = std::exp(static_cast<acc_t>(wp[p]) - mx);
-    sum += out[p];
-  }
-  for (int64_t p = 0; p < P; ++p) out[p] /= sum;
-}
-
-struct BaseGrid {
-  std::vector<int64_t> dy, dx;  // integer base displacement of each point
-  explicit BaseGrid(const Geometry& g) : dy(g.P), dx(g.P) {
-    const int64_t half = g.K / 2;
-    for (int64_t r = 0; r < g.R; ++r)
-      for (int64_t i = 0; i < g.K; ++i)
-        for (int64_t j = 0; j < g.K; ++j) {
-          const int64_t p = (r * g.K + i) * g.K + j;
-          dy[p] = (i - half) * g.dil[r];
-          dx[p] = (j - half) * g.dil[r];
-        }
-  }
+// Per-thread working memory of one tile.
+template <typename T>
+struct Scratch {
+  explicit Scratch(const Problem<T>& pr)
+      : buf(3 * pr.P * TW),
+        a(pr.P * TW),
+        ly(pr.P * TW),
+        lx(pr.P * TW),
+        cw(4 * pr.P * TW),
+        off(pr.P * TW),
+        dots(4 * pr.P),
+        gs(pr.P),
+        acc(pr.Cg) {}
+  std::vector<T> buf;       // [3P][TW] offsets (dx, dy per point) then weight logits
+  std::vector<T> a;         // [P][TW] point weights (after the softmax)
+  std::vector<T> ly, lx;    // [P][TW] bilinear fractions
+  std::vector<T> cw;        // [P][4][TW] corner weights times the point weight
+  std::vector<int32_t> off; // [P][TW] offset of the top-left corner in x_pad (one image)
+  std::vector<T> dots;      // [P][4] corner dot products of one location
+  std::vector<T> gs;        // [P] weight gradients before the softmax
+  std::vector<T> acc;       // [Cg] accumulator of the portable forward
 };
 
-template <typename scalar_t>
-void forward_impl(const Geometry& g, const scalar_t* x, const scalar_t* ow, scalar_t* out,
-                  bool softmax) {
-  using acc_t = at::opmath_type<scalar_t>;
-  const BaseGrid base(g);
-  const int64_t P3 = 3 * g.P;
-  at::parallel_for(0, g.N * g.H, 1, [&](int64_t begin, int64_t end) {
-    std::vector<acc_t> wts(g.P), acc(g.Cg);
-    Bilinear<acc_t> b;
-    for (int64_t row = begin; row < end; ++row) {
-      const int64_t n = row / g.H, h = row % g.H;
-      const scalar_t* xn = x + n * g.H * g.W * g.C;
-      for (int64_t w = 0; w < g.W; ++w) {
-        const int64_t loc = row * g.W + w;
-        for (int64_t gi = 0; gi < g.G; ++gi) {
-          const scalar_t* owp = ow + (loc * g.G + gi) * P3;
-          point_weights(owp + 2 * g.P, g.P, softmax, wts.data());
-          std::fill(acc.begin(), acc.end(), acc_t(0));
-          for (int64_t p = 0; p < g.P; ++p) {
-            const acc_t py = acc_t(h + base.dy[p]) + static_cast<acc_t>(owp[2 * p + 1]);
-            const acc_t px = acc_t(w + base.dx[p]) + static_cast<acc_t>(owp[2 * p]);
-            if (!bilinear_setup(py, px, g.H, g.W, b)) continue;
-            for (int q = 0; q < 4; ++q) {
-              if (b.idx[q] < 0) continue;
-              const acc_t coef = wts[p] * b.w[q];
-              const scalar_t* __restrict__ xp = xn + b.idx[q] * g.C + gi * g.Cg;
-              acc_t* __restrict__ ap = acc.data();
-#pragma GCC ivdep
-              for (int64_t c = 0; c < g.Cg; ++c) ap[c] += coef * static_cast<acc_t>(xp[c]);
-            }
+// Zero gx_pad[n, :, :, g, c0:c1].
+template <typename T>
+void zero_padded_slice(const Problem<T>& pr, int64_t n, int64_t g, int64_t c0, int64_t c1) {
+  T* base = pr.gxpad + n * pr.img_stride + g * pr.Cgp;
+  const int64_t pixels = (pr.H + 2) * (pr.W + 2);
+  for (int64_t k = 0; k < pixels; ++k) std::fill(base + k * pr.pix_stride + c0,
+                                                 base + k * pr.pix_stride + c1, T(0));
+}
+
+// grad_x[n, h, w, g*Cg + c] = gx_pad[n, h+1, w+1, g, c] for c in [c0, min(c1, Cg)).
+template <typename T>
+void unpack_grad_slice(const Problem<T>& pr, int64_t n, int64_t g, int64_t c0, int64_t c1) {
+  c1 = std::min(c1, pr.Cg);
+  if (c0 >= c1) return;
+  for (int64_t h = 0; h < pr.H; ++h) {
+    const T* src = pr.gxpad + n * pr.img_stride + (h + 1) * pr.row_stride + pr.pix_stride +
+                   g * pr.Cgp;
+    T* dst = pr.gx + ((n * pr.H + h) * pr.W) * pr.C + g * pr.Cg;
+    for (int64_t w = 0; w < pr.W; ++w)
+      std::copy(src + w * pr.pix_stride + c0, src + w * pr.pix_stride + c1, dst + w * pr.C + c0);
+  }
+}
+
+}  // namespace
+
+#if DDF_HAVE_AVX2
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+#define DDF_AVX2 1
+namespace avx2 {
+namespace {
+#include "ddf_cpu_kernels.inc"
+}  // namespace
+void forward(const Problem<float>& pr, int64_t b, int64_t e) { forward_task<float>(pr, b, e); }
+void backward_fused(const Problem<float>& pr, int64_t n, int64_t g) {
+  backward_fused_task<float>(pr, n, g);
+}
+void backward_gow(const Problem<float>& pr, int64_t b, int64_t e) {
+  backward_gow_rows<float>(pr, b, e);
+}
+void backward_gx(const Problem<float>& pr, int64_t n, int64_t g, int64_t c0, int64_t c1) {
+  backward_gx_task<float>(pr, n, g, c0, c1);
+}
+}  // namespace avx2
+#undef DDF_AVX2
+#pragma GCC pop_options
+#endif
+
+namespace generic {
+namespace {
+#include "ddf_cpu_kernels.inc"
+}  // namespace
+}  // namespace generic
+
+namespace {
+
+template <typename T>
+struct Kernels {
+  int64_t vec;  // channel padding multiple
+  void (*forward)(const Problem<T>&, int64_t, int64_t);
+  void (*backward_fused)(const Problem<T>&, int64_t, int64_t);
+  void (*backward_gow)(const Problem<T>&, int64_t, int64_t);
+  void (*backward_gx)(const Problem<T>&, int64_t, int64_t, int64_t, int64_t);
+};
+
+template <typename T>
+Kernels<T> select_kernels() {
+  return {1, &generic::forward_task<T>, &generic::backward_fused_task<T>,
+          &generic::backward_gow_rows<T>, &generic::backward_gx_task<T>};
+}
+
+bool use_avx2() {
+#if DDF_HAVE_AVX2
+  static const bool cpu_has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  const char* isa = std::getenv("DETNAS_DDF_CPU_ISA");
+  return cpu_has && !(isa && std::strcmp(isa, "generic") == 0);
+#else
+  return false;
+#endif
+}
+
+template <>
+Kernels<float> select_kernels<float>() {
+#if DDF_HAVE_AVX2
+  if (use_avx2())
+    return {8, &avx2::forward, &avx2::backward_fused, &avx2::backward_gow, &avx2::backward_gx};
+#endif
+  return {1, &generic::forward_task<float>, &generic::backward_fused_task<float>,
+          &generic::backward_gow_rows<float>, &generic::backward_gx_task<float>};
+}
+
+// dst (N, H+2*pad, W+2*pad, G, Cgp) <- src (N, C=G*Cg, H, W) read through its strides, with
+// zeros in the border and in the channel padding. Parallel over destination rows.
+template <typename T>
+void pack_padded(const at::Tensor& src, T* dst, int64_t G, int64_t Cgp, int64_t pad) {
+  const int64_t N = src.size(0), C = src.size(1), H = src.size(2), W = src.size(3);
+  const int64_t Cg = C / G, Hp = H + 2 * pad, Wp = W + 2 * pad, pix = G * Cgp;
+  const int64_t sn = src.stride(0), sc = src.stride(1), sh = src.stride(2), sw = src.stride(3);
+  const T* s = src.const_data_ptr<T>();
+  at::parallel_for(0, N * Hp, std::max<int64_t>(1, 4096 / std::max<int64_t>(Wp * pix, 1)),
+                   [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      const int64_t n = r / Hp, hp = r % Hp;
+      T* drow = dst + r * Wp * pix;
+      const bool interior = hp >= pad && hp < H + pad;
+      if (!interior || pad > 0 || Cgp != Cg) std::fill(drow, drow + Wp * pix, T(0));
+      if (!interior) continue;
+      const T* srow = s + n * sn + (hp - pad) * sh;
+      T* d = drow + pad * pix;
+      if (sc <= sw) {  // channels_last-like source: channels innermost
+        for (int64_t w = 0; w < W; ++w)
+          for (int64_t g = 0; g < G; ++g)
+            for (int64_t c = 0; c < Cg; ++c)
+              d[w * pix + g * Cgp + c] = srow[w * sw + (g * Cg + c) * sc];
+      } else {  // NCHW-like source: rows of W values per channel
+        for (int64_t g = 0; g < G; ++g)
+          for (int64_t c = 0; c < Cg; ++c) {
+            const T* sp = srow + (g * Cg + c) * sc;
+            T* dp = d + g * Cgp + c;
+            for (int64_t w = 0; w < W; ++w) dp[w * pix] = sp[w * sw];
           }
-          scalar_t* op = out + loc * g.C + gi * g.Cg;
-          for (int64_t c = 0; c < g.Cg; ++c) op[c] = static_cast<scalar_t>(acc[c]);
-        }
       }
     }
   });
 }
 
-template <typename scalar_t>
-void backward_offset_weight(const Geometry& g, const scalar_t* go, const scalar_t* x,
-                            const scalar_t* ow, scalar_t* gow, bool softmax) {
-  using acc_t = at::opmath_type<scalar_t>;
-  const BaseGrid base(g);
-  const int64_t P3 = 3 * g.P;
-  at::parallel_for(0, g.N * g.H, 1, [&](int64_t begin, int64_t end) {
-    std::vector<acc_t> wts(g.P), gw(g.P);
-    std::vector<scalar_t> zeros(g.Cg, scalar_t(0));
-    Bilinear<acc_t> b;
-    for (int64_t row = begin; row < end; ++row) {
-      const int64_t n = row / g.H, h = row % g.H;
-      const scalar_t* xn = x + n * g.H * g.W * g.C;
-      for (int64_t w = 0; w < g.W; ++w) {
-        const int64_t loc = row * g.W + w;
-        for (int64_t gi = 0; gi < g.G; ++gi) {
-          const scalar_t* owp = ow + (loc * g.G + gi) * P3;
-          scalar_t* gp = gow + (loc * g.G + gi) * P3;
-          const scalar_t* gop = go + loc * g.C + gi * g.Cg;
-          point_weights(owp + 2 * g.P, g.P, softmax, wts.data());
-          for (int64_t p = 0; p < g.P; ++p) {
-            const acc_t py = acc_t(h + base.dy[p]) + static_cast<acc_t>(owp[2 * p + 1]);
-            const acc_t px = acc_t(w + base.dx[p]) + static_cast<acc_t>(owp[2 * p]);
-            acc_t s = 0, sx = 0, sy = 0;
-            if (bilinear_setup(py, px, g.H, g.W, b)) {
-              const scalar_t* v[4];
-              for (int q = 0; q < 4; ++q)
-                v[q] = b.idx[q] < 0 ? zeros.data() : xn + b.idx[q] * g.C + gi * g.Cg;
-              const acc_t hy = acc_t(1) - b.ly, hx = acc_t(1) - b.lx;
-#pragma GCC ivdep
-              for (int64_t c = 0; c < g.Cg; ++c) {
-                const acc_t gc = static_cast<acc_t>(gop[c]);
-                const acc_t a = static_cast<acc_t>(v[0][c]), bb = static_cast<acc_t>(v[1][c]);
-                const acc_t cc = static_cast<acc_t>(v[2][c]), d = static_cast<acc_t>(v[3][c]);
-                s += gc * (b.w[0] * a + b.w[1] * bb + b.w[2] * cc + b.w[3] * d);
-                sx += gc * (hy * (bb - a) + b.ly * (d - cc));
-                sy += gc * (hx * (cc - a) + b.lx * (d - bb));
-              }
-            }
-            gp[2 * p] = static_cast<scalar_t>(wts[p] * sx);
-            gp[2 * p + 1] = static_cast<scalar_t>(wts[p] * sy);
-            gw[p] = s;
-          }
-          acc_t dot = 0;
-          if (softmax)
-            for (int64_t p = 0; p < g.P; ++p) dot += wts[p] * gw[p];
-          for (int64_t p = 0; p < g.P; ++p)
-            gp[2 * g.P + p] = static_cast<scalar_t>(softmax ? wts[p] * (gw[p] - dot) : gw[p]);
-        }
+template <typename T>
+Problem<T> make_problem(const Geometry& g, bool softmax, int64_t vec) {
+  Problem<T> pr;
+  pr.N = g.N;
+  pr.H = g.H;
+  pr.W = g.W;
+  pr.C = g.C;
+  pr.G = g.G;
+  pr.Cg = g.Cg;
+  pr.Cgp = (g.Cg + vec - 1) / vec * vec;
+  pr.P = g.P;
+  pr.softmax = softmax;
+  pr.dy.resize(g.P);
+  pr.dx.resize(g.P);
+  const int64_t half = g.K / 2;
+  for (int64_t r = 0; r < g.R; ++r)
+    for (int64_t i = 0; i < g.K; ++i)
+      for (int64_t j = 0; j < g.K; ++j) {
+        const int64_t p = (r * g.K + i) * g.K + j;
+        pr.dy[p] = (i - half) * g.dil[r];
+        pr.dx[p] = (j - half) * g.dil[r];
       }
-    }
-  });
+  pr.pix_stride = g.G * pr.Cgp;
+  pr.row_stride = (g.W + 2) * pr.pix_stride;
+  pr.img_stride = (g.H + 2) * pr.row_stride;
+  TORCH_CHECK(pr.img_stride < std::numeric_limits<int32_t>::max(),
+              "dilated_deform_fusion: one padded image of (H+2)*(W+2)*C = ", pr.img_stride,
+              " elements is too large for the CPU kernel (limit 2^31); split the batch "
+              "spatially or use the reference (use_kernel=False)");
+  return pr;
 }
 
-template <typename scalar_t>
-void backward_input(const Geometry& g, const scalar_t* go, const scalar_t* ow, scalar_t* gx,
-                    bool softmax) {
-  using acc_t = at::opmath_type<scalar_t>;
-  const BaseGrid base(g);
-  const int64_t P3 = 3 * g.P;
-  // Channel slices per (n, group) so that small batches still give every thread work.
-  const int64_t threads = at::get_num_threads();
-  const int64_t want = (4 * threads + g.N * g.G - 1) / std::max<int64_t>(g.N * g.G, 1);
-  const int64_t slices = std::max<int64_t>(1, std::min<int64_t>(want, (g.Cg + 7) / 8));
-  const int64_t slice_len = (g.Cg + slices - 1) / slices;
-  at::parallel_for(0, g.N * g.G * slices, 1, [&](int64_t begin, int64_t end) {
-    std::vector<acc_t> wts(g.P);
-    Bilinear<acc_t> b;
-    for (int64_t task = begin; task < end; ++task) {
-      const int64_t s = task % slices, gi = (task / slices) % g.G, n = task / (slices * g.G);
-      const int64_t c0 = s * slice_len, c1 = std::min(g.Cg, c0 + slice_len);
-      if (c0 >= c1) continue;
-      scalar_t* gxn = gx + n * g.H * g.W * g.C + gi * g.Cg;
-      for (int64_t h = 0; h < g.H; ++h) {
-        for (int64_t w = 0; w < g.W; ++w) {
-          const int64_t loc = (n * g.H + h) * g.W + w;
-          const scalar_t* owp = ow + (loc * g.G + gi) * P3;
-          const scalar_t* gop = go + loc * g.C + gi * g.Cg;
-          point_weights(owp + 2 * g.P, g.P, softmax, wts.data());
-          for (int64_t p = 0; p < g.P; ++p) {
-            const acc_t py = acc_t(h + base.dy[p]) + static_cast<acc_t>(owp[2 * p + 1]);
-            const acc_t px = acc_t(w + base.dx[p]) + static_cast<acc_t>(owp[2 * p]);
-            if (!bilinear_setup(py, px, g.H, g.W, b)) continue;
-            for (int q = 0; q < 4; ++q) {
-              if (b.idx[q] < 0) continue;
-              const acc_t coef = wts[p] * b.w[q];
-              scalar_t* __restrict__ dst = gxn + b.idx[q] * g.C;
-#pragma GCC ivdep
-              for (int64_t c = c0; c < c1; ++c)
-                dst[c] = static_cast<scalar_t>(static_cast<acc_t>(dst[c]) +
-                                               coef * static_cast<acc_t>(gop[c]));
-            }
-          }
-        }
-      }
-    }
-  });
+template <typename T>
+void set_offset_weight(Problem<T>& pr, const at::Tensor& ow) {
+  pr.ow = ow.const_data_ptr<T>();
+  pr.ow_sn = ow.stride(0);
+  pr.ow_sc = ow.stride(1);
+  pr.ow_sh = ow.stride(2);
+  pr.ow_sw = ow.stride(3);
 }
 
 void check_cpu(const at::Tensor& x) {
@@ -230,6 +264,65 @@ void check_cpu(const at::Tensor& x) {
               "PyTorch reference)");
 }
 
+template <typename T>
+void forward_typed(const Geometry& g, const at::Tensor& x, const at::Tensor& ow, bool softmax,
+                   at::Tensor& out) {
+  const Kernels<T> k = select_kernels<T>();
+  Problem<T> pr = make_problem<T>(g, softmax, k.vec);
+  at::Tensor xpad = at::empty({g.N, g.H + 2, g.W + 2, pr.pix_stride}, x.options());
+  pack_padded<T>(x, xpad.data_ptr<T>(), g.G, pr.Cgp, 1);
+  pr.xpad = xpad.const_data_ptr<T>();
+  set_offset_weight(pr, ow);
+  pr.out = out.data_ptr<T>();
+  at::parallel_for(0, g.N * g.H, 1, [&](int64_t b, int64_t e) { k.forward(pr, b, e); });
+}
+
+template <typename T>
+void backward_typed(const Geometry& g, const at::Tensor& go, const at::Tensor& x,
+                    const at::Tensor& ow, bool softmax, at::Tensor& gx, at::Tensor& gow) {
+  const Kernels<T> k = select_kernels<T>();
+  Problem<T> pr = make_problem<T>(g, softmax, k.vec);
+  const auto opts = x.options();
+  at::Tensor xpad = at::empty({g.N, g.H + 2, g.W + 2, pr.pix_stride}, opts);
+  pack_padded<T>(x, xpad.data_ptr<T>(), g.G, pr.Cgp, 1);
+  at::Tensor gxpad = at::empty_like(xpad);  // each task zeroes its own slice
+  at::Tensor go_packed;
+  if (pr.Cgp == g.Cg && go.is_contiguous(at::MemoryFormat::ChannelsLast)) {
+    pr.go = go.const_data_ptr<T>();
+    pr.go_pix = g.C;
+  } else {
+    go_packed = at::empty({g.N, g.H, g.W, pr.pix_stride}, opts);
+    pack_padded<T>(go, go_packed.data_ptr<T>(), g.G, pr.Cgp, 0);
+    pr.go = go_packed.const_data_ptr<T>();
+    pr.go_pix = pr.pix_stride;
+  }
+  pr.xpad = xpad.const_data_ptr<T>();
+  pr.gxpad = gxpad.data_ptr<T>();
+  set_offset_weight(pr, ow);
+  pr.gow = gow.data_ptr<T>();
+  pr.gx = gx.data_ptr<T>();
+
+  const int64_t threads = at::get_num_threads(), pairs = g.N * g.G;
+  const int64_t vectors = pr.Cgp / k.vec;  // channel vectors per group
+  if (pairs >= threads || vectors <= 1) {
+    at::parallel_for(0, pairs, 1, [&](int64_t b, int64_t e) {
+      for (int64_t t = b; t < e; ++t) k.backward_fused(pr, t / g.G, t % g.G);
+    });
+    return;
+  }
+  // Few (image, group) pairs: split the channels so that every thread gets work.
+  const int64_t slices = std::min(vectors, (threads + pairs - 1) / pairs);
+  const int64_t slice_len = (vectors + slices - 1) / slices * k.vec;
+  at::parallel_for(0, g.N * g.H, 1, [&](int64_t b, int64_t e) { k.backward_gow(pr, b, e); });
+  at::parallel_for(0, pairs * slices, 1, [&](int64_t b, int64_t e) {
+    for (int64_t t = b; t < e; ++t) {
+      const int64_t s = t % slices, pair = t / slices;
+      const int64_t c0 = s * slice_len, c1 = std::min(pr.Cgp, c0 + slice_len);
+      if (c0 < c1) k.backward_gx(pr, pair / g.G, pair % g.G, c0, c1);
+    }
+  });
+}
+
 at::Tensor forward_cpu(const at::Tensor& x, const at::Tensor& offset_weight,
                        at::IntArrayRef dilations, int64_t kernel_size, int64_t groups,
                        bool softmax) {
@@ -237,10 +330,8 @@ at::Tensor forward_cpu(const at::Tensor& x, const at::Tensor& offset_weight,
   check_cpu(x);
   at::Tensor out = empty_nhwc(g.N, g.C, g.H, g.W, x.options());
   if (out.numel() == 0) return out;
-  const at::Tensor xt = to_nhwc(x), owt = to_nhwc(offset_weight);
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "ddf_forward_cpu", [&] {
-    forward_impl<scalar_t>(g, xt.data_ptr<scalar_t>(), owt.data_ptr<scalar_t>(),
-                           out.data_ptr<scalar_t>(), softmax);
+    forward_typed<scalar_t>(g, x, offset_weight, softmax, out);
   });
   return out;
 }
@@ -255,16 +346,11 @@ std::tuple<at::Tensor, at::Tensor> backward_cpu(const at::Tensor& grad_out, cons
   TORCH_CHECK(grad_out.sizes() == x.sizes() && grad_out.scalar_type() == x.scalar_type() &&
                   grad_out.device() == x.device(),
               "dilated_deform_fusion_backward: grad_out must match x in shape, dtype and device");
-  at::Tensor gx = zeros_nhwc(g.N, g.C, g.H, g.W, x.options());
+  at::Tensor gx = empty_nhwc(g.N, g.C, g.H, g.W, x.options());
   at::Tensor gow = empty_nhwc(g.N, g.G * 3 * g.P, g.H, g.W, x.options());
-  if (x.numel() == 0) return {gx, gow.zero_()};
-  const at::Tensor xt = to_nhwc(x), owt = to_nhwc(offset_weight), got = to_nhwc(grad_out);
+  if (x.numel() == 0) return {gx.zero_(), gow.zero_()};
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "ddf_backward_cpu", [&] {
-    backward_offset_weight<scalar_t>(g, got.data_ptr<scalar_t>(), xt.data_ptr<scalar_t>(),
-                                     owt.data_ptr<scalar_t>(), gow.data_ptr<scalar_t>(),
-                                     softmax);
-    backward_input<scalar_t>(g, got.data_ptr<scalar_t>(), owt.data_ptr<scalar_t>(),
-                             gx.data_ptr<scalar_t>(), softmax);
+    backward_typed<scalar_t>(g, grad_out, x, offset_weight, softmax, gx, gow);
   });
   return {gx, gow};
 }

@@ -1,0 +1,120 @@
+"""Elastic layers of a weight-sharing supernet: one tensor holds the largest layer, a sub-net
+uses a slice of it.
+
+* :class:`ElasticConv2d` reads as many input channels as its input has (the first ones of
+  its weight), writes the first ``active_out_channels`` (all when None) and uses the centre
+  ``active_kernel_size`` crop of its kernel; a depthwise one (``depthwise=True``) has as many
+  groups as its input has channels.
+* :class:`ElasticBatchNorm2d` normalises the first channels of its parameters and running
+  statistics; in training it uses the batch statistics of the active sub-net (and updates
+  only the running-stat slice in use); ``momentum=None`` gives a cumulative average, which is
+  what BN recalibration uses.
+* :class:`ElasticConvModule`: conv + BN + activation with :class:`~mmcv.cnn.ConvModule`'s
+  names (``conv``, ``bn``), so state dicts match mmdet's.
+"""
+from typing import Optional
+
+import torch.nn.functional as F
+from mmcv.cnn import build_activation_layer
+from torch import Tensor, nn
+
+
+class ElasticConv2d(nn.Conv2d):
+    """A conv whose active input/output channels and kernel are slices of its weight.
+
+    Args:
+        in_channels: largest input channels.
+        out_channels: largest output channels (ignored for a depthwise conv: = in).
+        kernel_size: largest (odd) kernel size.
+        stride: stride.
+        dilation: dilation.
+        depthwise: one group per channel.
+        bias: whether the conv has a bias.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 1,
+                 stride: int = 1, dilation: int = 1, depthwise: bool = False,
+                 bias: bool = False):
+        if kernel_size % 2 == 0:
+            raise ValueError(f'ElasticConv2d needs an odd kernel, got {kernel_size}')
+        super().__init__(in_channels, in_channels if depthwise else out_channels, kernel_size,
+                         stride, dilation * (kernel_size - 1) // 2, dilation,
+                         in_channels if depthwise else 1, bias)
+        self.depthwise = depthwise
+        self.active_out_channels: Optional[int] = None
+        self.active_kernel_size: int = kernel_size
+
+    def active_weight(self, in_channels: int) -> Tensor:
+        """The weight slice used for an input with ``in_channels`` channels."""
+        out = in_channels if self.depthwise else (self.active_out_channels
+                                                  or self.out_channels)
+        w = self.weight[:out] if self.depthwise else self.weight[:out, :in_channels]
+        k, big = self.active_kernel_size, self.kernel_size[0]
+        if k != big:
+            off = (big - k) // 2
+            w = w[:, :, off:off + k, off:off + k]
+        return w
+
+    def forward(self, x: Tensor) -> Tensor:
+        c = x.shape[1]
+        if c > self.in_channels:
+            raise ValueError(f'ElasticConv2d: input has {c} channels, the layer holds at most '
+                             f'{self.in_channels}')
+        w = self.active_weight(c)
+        bias = self.bias[:w.shape[0]] if self.bias is not None else None
+        k = self.active_kernel_size
+        return F.conv2d(x, w, bias, self.stride, self.dilation[0] * (k - 1) // 2,
+                        self.dilation, c if self.depthwise else 1)
+
+
+class ElasticBatchNorm2d(nn.BatchNorm2d):
+    """BatchNorm over the first ``C`` channels of its tensors (``C`` from the input)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        c = x.shape[1]
+        factor = 0.0 if self.momentum is None else self.momentum
+        if self.training and self.track_running_stats:
+            self.num_batches_tracked.add_(1)
+            factor = (1.0 / float(self.num_batches_tracked) if self.momentum is None
+                      else self.momentum)
+        use_batch = self.training or self.running_mean is None
+        track = not self.training or self.track_running_stats
+        return F.batch_norm(
+            x, self.running_mean[:c] if track and self.running_mean is not None else None,
+            self.running_var[:c] if track and self.running_var is not None else None,
+            self.weight[:c] if self.affine else None, self.bias[:c] if self.affine else None,
+            use_batch, factor, self.eps)
+
+
+class ElasticConvModule(nn.Module):
+    """Elastic conv, elastic BN and an optional activation (``ConvModule``'s names).
+
+    Args:
+        in_channels: largest input channels.
+        out_channels: largest output channels.
+        kernel_size: largest kernel size.
+        stride: stride.
+        dilation: dilation.
+        depthwise: depthwise conv.
+        norm_cfg: ``dict(type='BN', [eps, momentum, requires_grad])``.
+        act_cfg: activation config or None.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 1,
+                 stride: int = 1, dilation: int = 1, depthwise: bool = False,
+                 norm_cfg: dict = dict(type='BN'), act_cfg: Optional[dict] = None):
+        super().__init__()
+        norm_cfg = dict(norm_cfg)
+        if norm_cfg.pop('type', 'BN') not in ('BN', 'BN2d'):
+            raise ValueError(f'elastic layers support norm_cfg type BN only, got {norm_cfg!r}')
+        requires_grad = norm_cfg.pop('requires_grad', True)
+        self.conv = ElasticConv2d(in_channels, out_channels, kernel_size, stride, dilation,
+                                  depthwise)
+        self.bn = ElasticBatchNorm2d(self.conv.out_channels, **norm_cfg)
+        for p in self.bn.parameters():
+            p.requires_grad = requires_grad
+        self.activate = build_activation_layer(act_cfg) if act_cfg else None
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.bn(self.conv(x))
+        return self.activate(x) if self.activate is not None else x

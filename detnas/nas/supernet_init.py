@@ -1,0 +1,147 @@
+"""Seed weights for a MobileNetV2 supernet: map, then order channels by importance.
+
+1. The seed checkpoint is mapped into the largest sub-net with the within-family rules of
+   :func:`detnas.nas.mapping.map_weights`: kernels zero-padded (function-preserving), added
+   blocks as the identity (their closing BN zeroed), added channels (``widen='random'``)
+   keeping their random init.
+2. Every consumer's weights on added channels are zeroed, so added channels never change a
+   sub-net's function: the seed sub-net stays the seed and the added channels still learn
+   (their own filters are random, not zero).
+3. In every channel space the seed's channels are sorted by importance (L1 norm of the
+   filters writing the space, summed over all writers: a residual chain is ordered once,
+   consistently) and the added channels go last. The permutation is applied to every tensor
+   reading or writing the space, so the network computes the same function.
+"""
+from typing import Dict, Tuple
+
+import torch
+from torch import Tensor, nn
+
+from detnas.models.backbones.adapted_mobilenet_v2 import resolve_mobilenet_v2_arch
+from detnas.utils.errors import DetnasInputError
+from .mapping import MappingConfig, map_weights
+from .mapping.api import _load_seed
+from .mapping.report import MappingReport
+from .mapping.selection import space_importance
+from .mapping.spec import INPUT_SPACE, ArchSpec, infer_spec, spec_from_module
+from .mapping.within_family import block_sources
+
+SUPERNET_MAPPING = MappingConfig(mode='within_family', narrow='first_k', widen='random',
+                                 deepen='identity', map_classifier=False)
+
+
+def check_seed_matches(seed_spec: ArchSpec, seed_arch_setting, widen_factor: float,
+                       last_channels: int, source: str) -> None:
+    """Raises :class:`DetnasInputError` when a seed checkpoint is not the architecture the
+    supernet's ``seed_arch_setting`` describes (naming the first differing layer)."""
+    layout = resolve_mobilenet_v2_arch(seed_arch_setting, widen_factor=widen_factor)
+    fix = ('set the supernet\'s seed_arch_setting / seed_widen_factor to the checkpoint\'s '
+           'architecture')
+    stem = seed_spec.conv('conv1.conv').out_channels
+    if stem != layout.stem_channels:
+        raise DetnasInputError(f'seed {source}: conv1 has {stem} channels, seed_arch_setting '
+                               f'gives {layout.stem_channels}; {fix}')
+    stages = seed_spec.stages()
+    if len(stages) != len(layout.stages):
+        raise DetnasInputError(f'seed {source}: {len(stages)} stages, seed_arch_setting has '
+                               f'{len(layout.stages)}; {fix}')
+    for s, (blocks, settings) in enumerate(zip(stages, layout.stages), 1):
+        if len(blocks) != len(settings):
+            raise DetnasInputError(f'seed {source}: layer{s} has {len(blocks)} blocks, '
+                                   f'seed_arch_setting says {len(settings)}; {fix}')
+        for b, setting in zip(blocks, settings):
+            dw = seed_spec.find(b.name, 'depthwise_conv.conv')
+            out = seed_spec.find(b.name, 'linear_conv.conv').out_channels
+            got = (dw.in_channels, out, dw.kernel_size[0])
+            want = (setting.mid_channels, setting.out_channels, setting.kernel_size)
+            if got != want:
+                raise DetnasInputError(
+                    f'seed {source}: block {b.name} has (hidden, out, kernel) = {got}, '
+                    f'seed_arch_setting gives {want}; {fix}')
+    if 'conv2.conv' in {c.key for c in seed_spec.convs}:
+        last = seed_spec.conv('conv2.conv').out_channels
+        if last != last_channels:
+            raise DetnasInputError(f'seed {source}: conv2 has {last} channels, the supernet\'s '
+                                   f'last_channels is {last_channels}; set it to {last}')
+
+
+def source_spaces(seed_spec: ArchSpec, target_spec: ArchSpec) -> Dict[str, str]:
+    """Target channel space -> the seed space its first channels come from (the pairing
+    the within-family mapping uses)."""
+    blocks = block_sources(seed_spec, target_spec, 'identity')
+    out = {INPUT_SPACE: INPUT_SPACE}
+    for attr in ('out_space', 'in_space'):
+        for tc in target_spec.convs:
+            sc = seed_spec.find(blocks[tc.block][0] if tc.block else None, tc.role)
+            if sc is not None:
+                out.setdefault(getattr(tc, attr), getattr(sc, attr))
+    return out
+
+
+def _permute(sd: Dict[str, Tensor], spec: ArchSpec, perms: Dict[str, Tensor],
+             n_seed: Dict[str, int]) -> Dict[str, Tensor]:
+    sd = dict(sd)
+    for conv in spec.convs:
+        key = conv.key + '.weight'
+        w = sd[key]
+        if conv.out_space in perms:
+            p = perms[conv.out_space]
+            w = w[p]
+            vectors = [conv.key + '.bias'] + ([f'{conv.norm}.{n}' for n in (
+                'weight', 'bias', 'running_mean', 'running_var')] if conv.norm else [])
+            for v in vectors:
+                if v in sd:
+                    sd[v] = sd[v][p].clone()
+        if not conv.depthwise and conv.in_space in perms:
+            w = w[:, perms[conv.in_space]].clone()
+            w[:, n_seed[conv.in_space]:] = 0  # added input channels: no influence
+        sd[key] = w.clone()
+    return sd
+
+
+def map_seed_into_supernet(supernet: nn.Module, seed
+                           ) -> Tuple[Dict[str, Tensor], Dict[str, Tensor], MappingReport]:
+    """Seed weights for an :class:`~detnas.models.backbones.ElasticMobileNetV2`.
+
+    Args:
+        supernet: the supernet (its current tensors are the init of added channels).
+        seed: ``detnas://`` alias, path, state dict or module of the seed backbone.
+
+    Returns:
+        (state dict for ``supernet.load_state_dict``, per stage ``'stage{s}'`` and
+        ``'conv2'`` the seed channel of each output channel (-1: added), mapping report)
+    """
+    seed_sd, _, source = _load_seed(seed, 'mobilenet_v2')
+    seed_sd = {k: v.detach() for k, v in seed_sd.items()}
+    seed_spec = infer_spec(seed_sd, 'mobilenet_v2')
+    check_seed_matches(seed_spec, supernet.seed_arch_setting, supernet.seed_widen_factor,
+                       supernet.last_channels, source)
+    target_spec = spec_from_module(supernet, 'mobilenet_v2')
+    init = {k: v.detach().clone() for k, v in supernet.state_dict().items()}
+    result = map_weights(seed_sd, target_spec, SUPERNET_MAPPING, target_state=init)
+
+    sources = source_spaces(seed_spec, target_spec)
+    perms, n_seed = {}, {}
+    for t, s in sources.items():
+        if t == INPUT_SPACE:
+            continue
+        n_s, n_t = seed_spec.spaces[s], target_spec.spaces[t]
+        ranked = torch.argsort(space_importance(seed_sd, seed_spec, s, 'l1'),
+                               descending=True, stable=True)
+        perms[t] = torch.cat([ranked, torch.arange(n_s, n_t)])
+        n_seed[t] = n_s
+    state = _permute(result.state_dict, target_spec, perms, n_seed)
+
+    orders = {}
+    stage_names = [f'layer{s}' for s in range(1, len(supernet.space.stages) + 1)]
+    for s, name in enumerate(stage_names, 1):
+        last = max(b.index for b in target_spec.blocks if b.name.startswith(name + '.'))
+        space = target_spec.find(f'{name}.{last}', 'linear_conv.conv').out_space
+        orders[f'stage{s}'] = _seed_index(perms[space], n_seed[space])
+    space = target_spec.conv('conv2.conv').out_space
+    orders['conv2'] = _seed_index(perms[space], n_seed[space])
+    return state, orders, result.report
+
+
+def _seed_index(perm: Tensor, n_seed: int) -> Tensor:
+    return torch.where(perm < n_seed, perm, torch.full_like(perm, -1))

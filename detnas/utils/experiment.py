@@ -1,0 +1,199 @@
+"""Controlled training experiments: one config, several seeds, the same schedule.
+
+The demo (tools/demo.py) and the benchmark scripts in ``bench/`` compare detectors by training
+each config with ``tools/train.py`` and evaluating its *last* checkpoint with
+``tools/test.py`` on the val split (no best-checkpoint picking: val is the only held-out
+split). A finished run leaves ``record.json`` in its folder and is reused, so an interrupted
+comparison resumes where it stopped.
+"""
+import json
+import os
+import os.path as osp
+import statistics
+import subprocess
+import sys
+import time
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from mmengine.config import Config
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+# COCO summary names -> the keys mmdet's CocoMetric logs (values are fractions in [0, 1])
+METRICS = dict(AP='coco/bbox_mAP', AP50='coco/bbox_mAP_50', AP75='coco/bbox_mAP_75',
+               AP_s='coco/bbox_mAP_s', AP_m='coco/bbox_mAP_m', AP_l='coco/bbox_mAP_l')
+
+
+def experiment_config(base: str, seed: int, data_root: str,
+                      max_epochs: Optional[int] = None, tiny: bool = False) -> Config:
+    """The config ``base`` set up for one controlled run.
+
+    Args:
+        base: path of the config to train.
+        seed: training seed (``randomness.seed``: initialisation and data order).
+        data_root: demo-style data folder (``annotations/instances_{train,val}.json``).
+        max_epochs: override the schedule length; epoch-based LR decay is stretched to it.
+        tiny: pipeline check: batch 2, no workers, score threshold 0, log every iteration.
+    """
+    cfg = Config.fromfile(base)
+    cfg.randomness = dict(seed=seed, deterministic=False)
+    data_root = data_root.rstrip('/') + '/'
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        cfg[loader].dataset.data_root = data_root
+        if tiny:
+            cfg[loader].batch_size = 2
+            cfg[loader].num_workers = 0
+            cfg[loader].persistent_workers = False
+    for evaluator in ('val_evaluator', 'test_evaluator'):
+        cfg[evaluator].ann_file = osp.join(data_root, 'annotations', 'instances_val.json')
+    if max_epochs is not None:
+        cfg.train_cfg.max_epochs = max_epochs
+        for sched in cfg.param_scheduler:
+            if sched.get('by_epoch', True):
+                sched.end = max_epochs
+                if 'T_max' in sched:
+                    sched.T_max = max_epochs
+    # evaluated once, after training, by tools/test.py on the last checkpoint
+    cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
+    cfg.train_cfg.pop('val_interval', None)
+    cfg.default_hooks.checkpoint = dict(type='CheckpointHook',
+                                        interval=cfg.train_cfg.max_epochs, max_keep_ckpts=1)
+    if tiny:  # untrained models score low; keep their boxes so that COCO eval has input
+        cfg.model.test_cfg.score_thr = 0.0
+        cfg.default_hooks.logger.interval = 1
+    return cfg
+
+
+def run_logged(cmd: List[str], log_path: str, echo: bool = False) -> float:
+    """Runs ``cmd`` from the repository root with its output in ``log_path``.
+
+    Args:
+        cmd: the command line.
+        log_path: file that receives stdout and stderr.
+        echo: also stream the output to this process's stdout (progress of long runs).
+
+    Returns:
+        Wall-clock seconds. Raises RuntimeError with the log's tail when the command fails.
+    """
+    start = time.time()
+    with open(log_path, 'w') as log:
+        proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True, bufsize=1,
+                                env=dict(os.environ, PYTHONUNBUFFERED='1'))
+        for line in proc.stdout:
+            log.write(line)
+            if echo:
+                sys.stdout.write(line)
+                sys.stdout.flush()
+        proc.wait()
+    if proc.returncode != 0:
+        with open(log_path) as log:
+            tail = ''.join(log.readlines()[-30:])
+        raise RuntimeError(f'{" ".join(cmd)} failed (exit {proc.returncode}); see {log_path}:'
+                           f'\n{tail}')
+    return time.time() - start
+
+
+def train_and_test(cfg: Config, run_dir: str, force: bool = False, echo: bool = False
+                   ) -> Dict:
+    """Trains ``cfg`` with tools/train.py, then evaluates the last checkpoint.
+
+    Args:
+        cfg: a config from :func:`experiment_config`.
+        run_dir: the run's folder (config, logs, checkpoint, ``record.json``).
+        force: retrain even when ``run_dir`` holds a finished run.
+        echo: stream the tools' logs to stdout.
+
+    Returns:
+        The run record: ``metrics`` (COCO fractions; None where an area range has no
+        ground truth), ``train_s``, ``test_s``, ``checkpoint``.
+    """
+    run_dir = osp.abspath(run_dir)
+    record_file = osp.join(run_dir, 'record.json')
+    if not force and osp.isfile(record_file):
+        with open(record_file) as f:
+            return json.load(f)
+    os.makedirs(run_dir, exist_ok=True)
+    cfg_file = osp.join(run_dir, 'config.py')
+    cfg.dump(cfg_file)
+    train_s = run_logged([sys.executable, 'tools/train.py', cfg_file, '--work-dir', run_dir],
+                         osp.join(run_dir, 'train.log'), echo)
+    with open(osp.join(run_dir, 'last_checkpoint')) as f:
+        ckpt = f.read().strip()
+    test_dir = osp.join(run_dir, 'test')
+    test_s = run_logged([sys.executable, 'tools/test.py', cfg_file, ckpt, '--work-dir',
+                         test_dir], osp.join(run_dir, 'test.log'), echo)
+    with open(osp.join(test_dir, 'test_metrics.json')) as f:
+        raw = json.load(f)
+    record = dict(checkpoint=osp.relpath(ckpt, REPO), train_s=round(train_s, 1),
+                  test_s=round(test_s, 1), epochs=cfg.train_cfg.max_epochs,
+                  metrics={k: (raw[v] if raw.get(v, -1) >= 0 else None)
+                           for k, v in METRICS.items()})
+    with open(record_file, 'w') as f:
+        json.dump(record, f, indent=2)
+    return record
+
+
+def build_detector(config: str):
+    """The detector of ``config`` with random weights (costs do not depend on them)."""
+    import detnas  # noqa: F401
+    from mmdet.registry import MODELS
+    from mmengine.registry import init_default_scope
+    cfg = Config.fromfile(config)
+    init_default_scope(cfg.get('default_scope', 'mmdet'))
+    cfg.model.get('backbone', {})['init_cfg'] = None
+    return MODELS.build(cfg.model).eval()
+
+
+def measure_costs(configs: Dict[str, str], shape: Tuple[int, int], runs: int = 30) -> Dict:
+    """Params, GFLOPs and median CPU latency (batch 1, tensor forward without NMS).
+
+    Latency is measured round-robin over the models so that drifts in machine load hit all
+    of them alike.
+
+    Args:
+        configs: name -> config path.
+        shape: input (H, W).
+        runs: timed forwards per model.
+    """
+    import torch
+    from .complexity import TensorModeForward, model_complexity
+    costs, models = {}, {}
+    for name, config in configs.items():
+        model = build_detector(config)
+        c = model_complexity(model, tuple(shape))
+        costs[name] = dict(params=c['params'], macs=c['macs'], gflops=c['gflops'])
+        models[name] = TensorModeForward(model).eval()
+    x = torch.rand(1, 3, *shape) * 255
+    times = {name: [] for name in models}
+    with torch.no_grad():
+        for model in models.values():
+            for _ in range(3):
+                model(x)
+        for _ in range(runs):
+            for name, model in models.items():
+                start = time.perf_counter()
+                model(x)
+                times[name].append(1000 * (time.perf_counter() - start))
+    for name, t in times.items():
+        costs[name]['latency_ms'] = statistics.median(t)
+    return costs
+
+
+def mean_std(values: Sequence[Optional[float]]) -> Tuple[Optional[float], Optional[float]]:
+    """Mean and sample standard deviation of the values that are not None."""
+    values = [v for v in values if v is not None]
+    if not values:
+        return None, None
+    return statistics.mean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
+
+
+def ensure_demo_data(data_root: str, tiny: bool = False) -> str:
+    """Makes the demo data set in ``data_root`` unless it is there; returns the folder with a
+    trailing slash. ``tiny`` makes an 8 + 4 image set of 160 px for pipeline checks."""
+    from detnas.datasets.demo_coco import DemoCocoSpec, make_demo_coco
+    data_root = osp.abspath(data_root)
+    if not osp.isfile(osp.join(data_root, 'annotations', 'instances_val.json')):
+        spec = (DemoCocoSpec(num_train=8, num_val=4, image_size=(160, 160), min_size=12,
+                             max_size=80) if tiny else DemoCocoSpec())
+        make_demo_coco(data_root, spec, progress=not tiny)
+    return data_root + '/'
