@@ -167,6 +167,26 @@ def _peak_child(name, shape):
     print(json.dumps({'peak_mib': _vm('VmHWM') - base}))
 
 
+def _load_average():
+    """1-minute load average (on a shared machine every time is then pessimistic)."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return None
+
+
+def _cpu_kernel_isa():
+    """Which CPU kernels the op runs for float32: 'avx2' (AVX2 + FMA present) or 'generic'."""
+    if os.environ.get('DETNAS_DDF_CPU_ISA') == 'generic' or platform.machine() != 'x86_64':
+        return 'generic'
+    try:
+        with open('/proc/cpuinfo') as f:
+            flags = next((line.split() for line in f if line.startswith('flags')), [])
+    except OSError:
+        return 'unknown'
+    return 'avx2' if {'avx2', 'fma'} <= set(flags) else 'generic'
+
+
 def copy_bandwidth_gbs():
     a = torch.empty(512 * 2**20, dtype=torch.uint8, device='cuda')
     b = torch.empty_like(a)
@@ -246,7 +266,9 @@ def write_markdown(path, meta, rows):
     lines = [
         f'# dilated_deform_fusion benchmark ({meta["device"]})', '',
         f'Command: `{meta["command"]}`  ', f'Machine: {meta["machine"]}; torch {meta["torch"]}; '
-        f'threads {meta["threads"]}  ',
+        f'threads {meta["threads"]}; CPU kernel ISA {meta.get("cpu_kernel_isa")}; '
+        f'load average {meta.get("load_average_before")} -> '
+        f'{meta.get("load_average_after")}  ',
         f'Op: dilations {list(DILATIONS)}, kernel {K}, groups {GROUPS}, softmax, '
         f'P = {num_points(DILATIONS, K)} points', '',
         '| shape (N,C,H,W) | dtype | variant | fwd ms | fwd+bwd ms | peak MiB |',
@@ -308,11 +330,13 @@ def main():
         machine=f'{platform.machine()}, {os.cpu_count()} CPUs',
         torch=torch.__version__,
         threads=torch.get_num_threads(),
+        cpu_kernel_isa=_cpu_kernel_isa(),
+        load_average_before=_load_average(),
         note=('CPU peak memory: resident-set growth of one fwd+bwd in a fresh single-thread '
               'process; times: best of the repeats, all threads'))
     if args.device == 'cpu':
         sizes = QUICK_SIZES if args.quick else CPU_SIZES
-        reps = args.reps or (5 if args.quick else 7)
+        reps = args.reps or 10
         rows = run('cpu', sizes, reps, ['kernel', 'reference', 'multibranch'], [torch.float32])
         name = 'ddf_op_cpu'
     else:
@@ -326,6 +350,7 @@ def main():
                    ['kernel', 'reference', 'multibranch', 'mmcv_mdcn'],
                    [torch.float32, torch.bfloat16])
         name = 'ddf_op_cuda'
+    meta['load_average_after'] = _load_average()
     result = dict(meta=meta, rows=rows)
     if rows and 'speedup_fwd_bwd' in rows[0]:
         result['speedup_fwd_bwd'] = rows[0]['speedup_fwd_bwd']

@@ -36,11 +36,10 @@ def main():
     args = parse_args()
     import detnas  # noqa: F401
     import torch
-    from mmengine.registry import RUNNERS
-    from mmengine.runner import Runner
     from detnas.datasets.converters import unwrap_state_dict
     from detnas.utils.checkpoint import CheckpointMismatchError, compare_state_dicts
-    from detnas.utils.config import default_work_dir, load_config, prepare_runtime
+    from detnas.utils.config import (build_runner, default_work_dir, load_config,
+                                     prepare_runtime)
     from detnas.utils.errors import DetnasInputError
 
     if not osp.isfile(args.checkpoint):
@@ -53,7 +52,7 @@ def main():
     if args.json_prefix:
         cfg.test_evaluator.outfile_prefix = args.json_prefix
     prepare_runtime(cfg)
-    runner = (Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg))
+    runner = build_runner(cfg, args.config)
     try:
         state = unwrap_state_dict(torch.load(args.checkpoint, map_location='cpu',
                                              weights_only=False))

@@ -37,9 +37,8 @@ def parse_args():
 def main():
     args = parse_args()
     import detnas  # noqa: F401  registers detnas modules
-    from mmengine.registry import RUNNERS
-    from mmengine.runner import Runner
-    from detnas.utils.config import default_work_dir, load_config, prepare_runtime
+    from detnas.utils.config import (build_runner, default_work_dir, load_config,
+                                     prepare_runtime)
     from detnas.utils.errors import DetnasInputError
 
     cfg = load_config(args.config, args.cfg_options, args.allow_new_keys)
@@ -59,7 +58,7 @@ def main():
     if cfg.get('load_from') and '://' not in cfg.load_from and not osp.isfile(cfg.load_from):
         raise DetnasInputError(f'load_from checkpoint {cfg.load_from!r} does not exist')
     prepare_runtime(cfg)
-    runner = (Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg))
+    runner = build_runner(cfg, args.config)
     runner.train()
 
 

@@ -24,7 +24,7 @@ class ValidatedCocoDataset(CocoDataset):
 
     Args:
         missing_hint: appended to the error when the annotation file is missing, e.g. the
-            command that generates the data.
+            command that generates the data; ``{data_root}`` in it becomes the data folder.
         check_images: stat every listed image (about 1 s per 100k images).
         **kwargs: passed to ``CocoDataset``.
     """
@@ -39,7 +39,9 @@ class ValidatedCocoDataset(CocoDataset):
         if not osp.isfile(ann_file):
             where = 'the data folder ' + repr(self.data_root) if self.data_root else 'it'
             raise DatasetError(f'annotation file {ann_file!r} does not exist; create {where}'
-                               + (f': {self.missing_hint}' if self.missing_hint else ''))
+                               + (': ' + self.missing_hint.format(
+                                   data_root=(self.data_root or '.').rstrip('/'))
+                                  if self.missing_hint else ''))
         try:
             data_list = super().load_data_list()
         except Exception as e:

@@ -75,7 +75,7 @@ def default_work_dir(config_path: str) -> str:
 def prepare_runtime(cfg: Config) -> None:
     """Adapts the runtime to the machine and the installed versions.
 
-    - gloo for distributed runs without CUDA;
+    - gloo for distributed runs without CUDA (and the process group made here, see below);
     - torch >= 2.6 loads checkpoints with ``weights_only=True`` by default, which refuses
       the logging state (``HistoryBuffer``, numpy arrays) that mmengine 0.10.7 pickles into
       every training checkpoint, so ``--resume`` and ``load_from`` would fail on the files
@@ -83,22 +83,59 @@ def prepare_runtime(cfg: Config) -> None:
       user names; as with any mmdet checkpoint, load only files you trust.
     """
     os.environ.setdefault('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', '1')
-    if not torch.cuda.is_available():
-        cfg.setdefault('env_cfg', ConfigDict())
-        cfg.env_cfg.setdefault('dist_cfg', ConfigDict())
-        cfg.env_cfg.dist_cfg['backend'] = 'gloo'
+    if torch.cuda.is_available():
+        return
+    cfg.setdefault('env_cfg', ConfigDict())
+    cfg.env_cfg.setdefault('dist_cfg', ConfigDict())
+    cfg.env_cfg.dist_cfg['backend'] = 'gloo'
+    if cfg.get('launcher', 'none') != 'pytorch':
+        return
+    if not torch.distributed.is_initialized():
+        # mmengine 0.10.7's init_dist calls torch.cuda.set_device, which a CPU build lacks;
+        # the Runner skips its own init when a process group exists
+        torch.distributed.init_process_group(backend='gloo')
+    if cfg.get('model_wrapper_cfg') is None:
+        # mmengine passes device_ids=[LOCAL_RANK] to DDP, which CPU modules refuse
+        cfg.model_wrapper_cfg = dict(
+            type='MMDistributedDataParallel', device_ids=None, broadcast_buffers=False,
+            find_unused_parameters=cfg.get('find_unused_parameters', False))
 
 
+# "FPN.__init__() got an unexpected keyword argument 'out_chanels'", as raised by the
+# constructor (mmengine may prefix it with "class `FPN` in mmdet/models/necks/fpn.py: ")
 _UNEXPECTED_KWARG = re.compile(
-    r"class `(?P<cls>\w+)` in (?P<where>\S+): .*unexpected keyword argument '(?P<key>\w+)'")
+    r"(?P<cls>\w+)\.__init__\(\) got an unexpected keyword argument '(?P<key>\w+)'")
 
 
-def explain_build_error(err: Exception) -> Optional[ConfigKeyError]:
-    """Turns mmengine's 'unexpected keyword argument' build error into a ConfigKeyError
-    naming the class and key; returns None for other errors."""
+def explain_build_error(err: Exception, config_path: Optional[str] = None
+                        ) -> Optional[ConfigKeyError]:
+    """Turns a constructor's 'unexpected keyword argument' error, raised while building from
+    a config, into a ConfigKeyError naming the type, the key and the config file.
+
+    Args:
+        err: the exception raised by the build.
+        config_path: the config file the build came from, for the message.
+
+    Returns:
+        The ConfigKeyError, or None for other errors.
+    """
     m = _UNEXPECTED_KWARG.search(str(err))
     if not m:
         return None
-    return ConfigKeyError(f"unknown config key {m['key']!r} for type {m['cls']!r} "
-                          f"({m['where']}): check its spelling against that class's "
-                          'arguments')
+    where = f' in {config_path}' if config_path else ''
+    return ConfigKeyError(f"unknown config key {m['key']!r} for type {m['cls']!r}{where}: "
+                          'check its spelling against the arguments of that class')
+
+
+def build_runner(cfg: Config, config_path: str):
+    """Builds the config's Runner (``runner_type`` or mmengine's), turning a misspelt
+    module argument into a ConfigKeyError that names the key and ``config_path``."""
+    from mmengine.registry import RUNNERS
+    from mmengine.runner import Runner
+    try:
+        return Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+    except TypeError as e:
+        explained = explain_build_error(e, config_path)
+        if explained is None:
+            raise
+        raise explained from e

@@ -1,5 +1,4 @@
 """Export: a sub-net cut from the supernet is the standalone AdaptedMobileNetV2 / detector."""
-import copy
 import logging
 import os.path as osp
 import random

@@ -235,3 +235,80 @@ def test_module_rejects_bad_config():
         DilatedDeformFusion(6, groups=4)
     with pytest.raises(ValueError, match='kernel_size'):
         DilatedDeformFusion(6, kernel_size=4)
+
+
+FLOAT_CASES = [
+    # n, c, h, w, dilations, k, groups, softmax: channels per group 1 .. 40 cover the
+    # vectorised chunks (8, 16, 24, 32 channels), their remainders and the channel padding
+    (2, 16, 9, 13, (1, 2, 3), 3, 1, True),
+    (1, 48, 7, 11, (1, 3), 3, 2, False),
+    (1, 40, 6, 17, (2, ), 3, 1, True),
+    (2, 26, 5, 9, (1, 2), 3, 2, True),
+    (1, 3, 4, 5, (1, ), 3, 3, False),
+    (1, 64, 8, 8, (1, 2, 3), 3, 2, True),
+]
+
+
+def _float_check(case, **tol):
+    n, c, h, w, dilations, k, groups, softmax = case
+    x, ow = _inputs(n, c, h, w, dilations, k, groups, seed=c, dtype=torch.float64)
+    go = torch.randn(n, c, h, w, dtype=F64, generator=torch.Generator().manual_seed(c + 1))
+    kw = dict(dilations=dilations, kernel_size=k, groups=groups, softmax=softmax)
+    ref = _grads(dilated_deform_fusion_reference, x, ow, go, **kw)  # fp64 oracle
+    ker = _grads(_kernel, x.float(), ow.float(), go.float(), **kw)
+    for name, a, b in zip(('out', 'grad_x', 'grad_offset_weight'), ker, ref):
+        torch.testing.assert_close(a.double(), b, msg=name, **tol)
+    return ker
+
+
+@pytest.mark.parametrize('case', FLOAT_CASES)
+def test_cpu_kernel_float32_all_channel_widths_match_fp64_reference(case):
+    _float_check(case, rtol=1e-4, atol=2e-4)
+
+
+@pytest.mark.parametrize('case', FLOAT_CASES[:3])
+def test_portable_float32_kernels_match_the_vectorised_ones(case, monkeypatch):
+    fast = _float_check(case, rtol=1e-4, atol=2e-4)
+    monkeypatch.setenv('DETNAS_DDF_CPU_ISA', 'generic')  # read by the C++ op on every call
+    portable = _float_check(case, rtol=1e-4, atol=2e-4)
+    for a, b in zip(fast, portable):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize('dtype', [torch.float32, torch.float64])
+def test_cpu_backward_is_bitwise_independent_of_thread_count(dtype):
+    # one (image, group) pair: with 2 threads the backward splits the channels into slices
+    # and computes the offset/weight gradients in a separate pass; with 1 thread it is fused
+    x, ow = _inputs(1, 32, 10, 12, (1, 2, 3), 3, 1, dtype=dtype)
+    go = torch.randn(1, 32, 10, 12, dtype=dtype)
+    kw = dict(dilations=(1, 2, 3), kernel_size=3, groups=1, softmax=True)
+    threads = torch.get_num_threads()
+    try:
+        results = []
+        for t in (1, 2, 3):
+            torch.set_num_threads(t)
+            results.append(_grads(_kernel, x, ow, go, **kw))
+    finally:
+        torch.set_num_threads(threads)
+    for other in results[1:]:
+        for a, b in zip(results[0], other):
+            assert torch.equal(a, b)
+
+
+def test_grad_layouts_follow_the_inputs_and_do_not_change_values():
+    x, ow = _inputs(2, 16, 6, 9, (1, 2), 3, 2, dtype=torch.float32)
+    go = torch.randn(2, 16, 6, 9)
+    kw = dict(dilations=(1, 2), kernel_size=3, groups=2, softmax=True)
+    cl = torch.channels_last
+    base = _grads(_kernel, x, ow, go, **kw)
+    assert base[2].is_contiguous()  # NCHW offset_weight -> NCHW gradient (no conversion)
+    assert base[1].is_contiguous(memory_format=cl)  # grad x: channels_last, like the output
+    other = _grads(_kernel, x.contiguous(memory_format=cl), ow.contiguous(memory_format=cl),
+                   go.contiguous(memory_format=cl), **kw)
+    assert other[2].is_contiguous(memory_format=cl)
+    for a, b in zip(base, other):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    p = num_points((1, 2), 3)
+    meta = torch.ops.detnas.dilated_deform_fusion_backward(
+        go.to('meta'), x.to('meta'), ow.to('meta'), [1, 2], 3, 2, True, False)
+    assert meta[1].shape == (2, 2 * 3 * p, 6, 9) and meta[1].is_contiguous()

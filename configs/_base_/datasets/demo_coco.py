@@ -5,7 +5,7 @@ data_root = 'data/demo_coco/'
 metainfo = dict(classes=('circle', 'triangle', 'square', 'star', 'ring', 'cross'))
 image_size = (320, 320)
 backend_args = None
-missing_hint = 'python tools/dataset/make_demo_coco.py --out data/demo_coco'
+missing_hint = 'python tools/dataset/make_demo_coco.py --out {data_root}'
 
 train_pipeline = [
     dict(type='LoadImageFromFile', backend_args=backend_args),

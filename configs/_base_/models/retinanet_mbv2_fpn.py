@@ -56,3 +56,6 @@ model = dict(
         score_thr=0.05,
         nms=dict(type='nms', iou_threshold=0.5),
         max_per_img=100))
+# mmdet's MobileNetV2 always computes its last 1x1 conv (conv2), which out_indices (2, 4, 6)
+# leave unused: DistributedDataParallel must be told
+find_unused_parameters = True

@@ -13,7 +13,9 @@ class ChannelsLastHook(Hook):
     (a 96-channel depthwise 3x3 forward+backward on 8x96x80x80: 78 ms -> 21 ms on one core
     here); convolutions follow the weight's format, so converting the parameters is enough.
     ``Module.to`` keeps the Parameter objects, so an optimizer built earlier stays valid.
-    Results equal the contiguous model's up to float rounding.
+    Results equal the contiguous model's up to float rounding. Models already wrapped for
+    distributed training are left alone (DDP's gradient buckets follow the strides the
+    parameters had when it was built).
 
     Args:
         enabled: turn the conversion off without editing the hook list.
@@ -27,8 +29,11 @@ class ChannelsLastHook(Hook):
     def _convert(self, runner) -> None:
         if not self.enabled:
             return
-        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-        model.to(memory_format=torch.channels_last)
+        if is_model_wrapper(runner.model):
+            # DDP built its gradient buckets for the original strides; converting now would
+            # only add copies. Distributed runs keep the default layout.
+            return
+        runner.model.to(memory_format=torch.channels_last)
 
     def before_train(self, runner) -> None:
         self._convert(runner)

@@ -28,7 +28,6 @@ import copy
 import random
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
-import torch
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm

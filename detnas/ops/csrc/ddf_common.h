@@ -1,13 +1,18 @@
 // Shared argument checks and layout helpers for the dilated-deformable fusion op.
 //
 // Layout contract (all kernels):
-//   x              (N, C, H, W), read as NHWC memory (x.permute(0,2,3,1).contiguous(), free for
-//                  channels_last inputs).
-//   offset_weight  (N, G*3*P, H, W), read as NHWC memory. For group g the 3*P channels are
+//   x              (N, C, H, W), any strides. The CUDA launcher reads it as NHWC memory
+//                  (x.permute(0,2,3,1).contiguous(), free for channels_last inputs); the CPU
+//                  kernel packs it into its own zero-padded, group-major buffer.
+//   offset_weight  (N, G*3*P, H, W). For group g the 3*P channels are
 //                  [dx_0, dy_0, dx_1, dy_1, ..., dx_{P-1}, dy_{P-1}, w_0, ..., w_{P-1}].
+//                  CUDA reads it as NHWC memory; the CPU kernel through its strides (no copy).
 //   point p        p = (r * K + i) * K + j for dilation r, kernel row i, kernel column j; it
 //                  samples y = h + (i - K/2) * dil[r] + dy_p, x = w + (j - K/2) * dil[r] + dx_p.
-//   out            (N, C, H, W) with NHWC memory (a channels_last tensor).
+//   out            (N, C, H, W) with NHWC memory (a channels_last tensor); so is grad x.
+//   grad offset_weight  the memory format of offset_weight (channels_last when offset_weight
+//                  is channels_last, else contiguous NCHW), so that the layer that predicted
+//                  it gets its gradient without a layout conversion.
 #pragma once
 
 #include <ATen/ATen.h>
@@ -84,6 +89,18 @@ inline at::Tensor empty_nhwc(int64_t n, int64_t c, int64_t h, int64_t w,
 inline at::Tensor zeros_nhwc(int64_t n, int64_t c, int64_t h, int64_t w,
                              const at::TensorOptions& opts) {
   return at::zeros({n, h, w, c}, opts).permute({0, 3, 1, 2});
+}
+
+// Whether the gradient of `t` is allocated channels_last (t is channels_last, not NCHW).
+inline bool prefers_channels_last(const at::Tensor& t) {
+  return t.is_contiguous(at::MemoryFormat::ChannelsLast) && !t.is_contiguous();
+}
+
+// An empty tensor shaped like `t` in the memory format its gradient uses.
+inline at::Tensor empty_like_layout(const at::Tensor& t) {
+  return at::empty(t.sizes(), t.options().memory_format(prefers_channels_last(t)
+                                                           ? at::MemoryFormat::ChannelsLast
+                                                           : at::MemoryFormat::Contiguous));
 }
 
 }  // namespace ddf

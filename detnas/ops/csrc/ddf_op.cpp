@@ -26,8 +26,7 @@ std::tuple<at::Tensor, at::Tensor> backward_meta(const at::Tensor& grad_out, con
   const Geometry g = check_inputs(x, offset_weight, dilations, kernel_size, groups);
   TORCH_CHECK(grad_out.sizes() == x.sizes(), "dilated_deform_fusion_backward: grad_out shape ",
               grad_out.sizes(), " must equal x shape ", x.sizes());
-  return {empty_nhwc(g.N, g.C, g.H, g.W, x.options()),
-          empty_nhwc(g.N, g.G * 3 * g.P, g.H, g.W, x.options())};
+  return {empty_nhwc(g.N, g.C, g.H, g.W, x.options()), empty_like_layout(offset_weight)};
 }
 
 }  // namespace

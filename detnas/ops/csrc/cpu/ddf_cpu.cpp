@@ -1,14 +1,16 @@
 // CPU kernels (at::parallel_for) of the dilated-deformable fusion op, forward and backward.
 //
 // Buffers:
-//   x_pad   (N, H+2, W+2, G, Cgp): x in channels_last order with a one-pixel zero border and
-//           every group's channels padded with zeros to Cgp (a multiple of the vector width:
-//           8 floats for the AVX2 kernels, 1 otherwise). Every sampling point that touches
-//           the image has its four corners inside x_pad, so kernels need no bounds checks;
-//           points entirely outside are moved onto the zero pixel (0, 0).
-//   gx_pad  the same shape for the input gradient; its border is dropped at the end.
-//   offset_weight is read through its strides (NCHW or channels_last, no copy); out,
-//   grad_x and grad_offset_weight are written channels_last (as the CUDA and Meta kernels).
+//   x_pad   (N, G, H+2, W+2, Cgp): every group's channels as a contiguous channels-innermost
+//           image with a one-pixel zero border, channels padded with zeros to Cgp (a
+//           multiple of the vector width: 8 floats for the AVX2 kernels, 1 otherwise). Every
+//           sampling point that touches the image has its four corners inside x_pad, so the
+//           kernels need no bounds checks; points entirely outside are moved onto the zero
+//           pixel (0, 0). One (image, group) task works on one contiguous block.
+//   gx_pad  the same shape for the input gradient; border and padding are dropped at the end.
+//   offset_weight is read through its strides (NCHW or channels_last, no copy); out and
+//   grad_x are written channels_last (as the CUDA and Meta kernels), grad_offset_weight in
+//   offset_weight's memory format.
 // Forward: one task per output row (n, h); every tile of 8 locations x one group sets up
 //   its P sampling points once (vectorised across the 8 locations) and then accumulates the
 //   group's contiguous channels (vectorised across channels).
@@ -55,16 +57,18 @@ struct Problem {
   int64_t N, H, W, C, G, Cg, Cgp, P;
   bool softmax;
   std::vector<int64_t> dy, dx;  // base displacement of every point
-  int64_t pix_stride, row_stride, img_stride;  // strides of x_pad / gx_pad
+  // x_pad / gx_pad (N, G, H+2, W+2, Cgp): strides of a pixel, a row and a group image
+  int64_t pix_stride, row_stride, group_stride;
   const T* xpad = nullptr;
   T* gxpad = nullptr;
   const T* ow = nullptr;
   int64_t ow_sn = 0, ow_sc = 0, ow_sh = 0, ow_sw = 0;
-  const T* go = nullptr;  // grad_out as (N, H, W, G, Cgp) memory with location stride go_pix
+  const T* go = nullptr;  // grad_out: location l, group g at go + l * go_pix + g * Cgp
   int64_t go_pix = 0;
   T* out = nullptr;  // (N, H, W, C)
-  T* gow = nullptr;  // (N, H, W, G * 3P)
   T* gx = nullptr;   // (N, H, W, C)
+  T* gow = nullptr;  // grad_offset_weight, written through its strides
+  int64_t gow_sn = 0, gow_sc = 0, gow_sh = 0, gow_sw = 0;
 };
 
 // Per-thread working memory of one tile.
@@ -77,39 +81,46 @@ struct Scratch {
         lx(pr.P * TW),
         cw(4 * pr.P * TW),
         off(pr.P * TW),
-        dots(4 * pr.P),
-        gs(pr.P),
+        dots(4 * pr.P * TW),
+        gs(pr.P * TW),
+        stage(3 * pr.P * TW),
         acc(pr.Cg) {}
-  std::vector<T> buf;       // [3P][TW] offsets (dx, dy per point) then weight logits
-  std::vector<T> a;         // [P][TW] point weights (after the softmax)
-  std::vector<T> ly, lx;    // [P][TW] bilinear fractions
-  std::vector<T> cw;        // [P][4][TW] corner weights times the point weight
-  std::vector<int32_t> off; // [P][TW] offset of the top-left corner in x_pad (one image)
-  std::vector<T> dots;      // [P][4] corner dot products of one location
-  std::vector<T> gs;        // [P] weight gradients before the softmax
-  std::vector<T> acc;       // [Cg] accumulator of the portable forward
+  std::vector<T> buf;        // [3P][TW] offsets (dx, dy per point) then weight logits
+  std::vector<T> a;          // [P][TW] point weights (after the softmax)
+  std::vector<T> ly, lx;     // [P][TW] bilinear fractions
+  std::vector<T> cw;         // [P][4][TW] corner weights times the point weight
+  std::vector<int32_t> off;  // [P][TW] offset of the top-left corner in the group image
+  std::vector<T> dots;       // [P][TW][4] corner dot products (location order: Kern::dot_slot)
+  std::vector<T> gs;         // [P][TW] weight gradients before the softmax
+  std::vector<T> stage;      // [3P][TW] offset/weight gradients of the tile
+  std::vector<T> acc;        // [Cg] accumulator of the portable forward
 };
 
-// Zero gx_pad[n, :, :, g, c0:c1].
+// Zero gx_pad[n, g, :, :, c0:c1].
 template <typename T>
 void zero_padded_slice(const Problem<T>& pr, int64_t n, int64_t g, int64_t c0, int64_t c1) {
-  T* base = pr.gxpad + n * pr.img_stride + g * pr.Cgp;
-  const int64_t pixels = (pr.H + 2) * (pr.W + 2);
-  for (int64_t k = 0; k < pixels; ++k) std::fill(base + k * pr.pix_stride + c0,
-                                                 base + k * pr.pix_stride + c1, T(0));
+  T* base = pr.gxpad + (n * pr.G + g) * pr.group_stride;
+  if (c0 == 0 && c1 == pr.Cgp) {
+    std::memset(base, 0, sizeof(T) * pr.group_stride);
+    return;
+  }
+  for (int64_t k = 0; k < pr.group_stride; k += pr.pix_stride)
+    for (int64_t c = c0; c < c1; ++c) base[k + c] = T(0);
 }
 
-// grad_x[n, h, w, g*Cg + c] = gx_pad[n, h+1, w+1, g, c] for c in [c0, min(c1, Cg)).
+// grad_x[n, h, w, g*Cg + c] = gx_pad[n, g, h+1, w+1, c] for c in [c0, min(c1, Cg)).
 template <typename T>
 void unpack_grad_slice(const Problem<T>& pr, int64_t n, int64_t g, int64_t c0, int64_t c1) {
   c1 = std::min(c1, pr.Cg);
-  if (c0 >= c1) return;
   for (int64_t h = 0; h < pr.H; ++h) {
-    const T* src = pr.gxpad + n * pr.img_stride + (h + 1) * pr.row_stride + pr.pix_stride +
-                   g * pr.Cgp;
+    const T* src = pr.gxpad + (n * pr.G + g) * pr.group_stride + (h + 1) * pr.row_stride +
+                   pr.pix_stride;
     T* dst = pr.gx + ((n * pr.H + h) * pr.W) * pr.C + g * pr.Cg;
-    for (int64_t w = 0; w < pr.W; ++w)
-      std::copy(src + w * pr.pix_stride + c0, src + w * pr.pix_stride + c1, dst + w * pr.C + c0);
+    for (int64_t w = 0; w < pr.W; ++w, src += pr.pix_stride, dst += pr.C) {
+      int64_t c = c0;
+      for (; c + 8 <= c1; c += 8) std::memcpy(dst + c, src + c, sizeof(T) * 8);
+      for (; c < c1; ++c) dst[c] = src[c];
+    }
   }
 }
 
@@ -181,37 +192,60 @@ Kernels<float> select_kernels<float>() {
           &generic::backward_gow_rows<float>, &generic::backward_gx_task<float>};
 }
 
-// dst (N, H+2*pad, W+2*pad, G, Cgp) <- src (N, C=G*Cg, H, W) read through its strides, with
-// zeros in the border and in the channel padding. Parallel over destination rows.
+// Copies the (Cg, W) block of image n, group g, row h of src (N, C, H, W; any strides) into
+// dst with pixel stride `pix` (channel c of pixel w at dst[w * pix + c]).
 template <typename T>
-void pack_padded(const at::Tensor& src, T* dst, int64_t G, int64_t Cgp, int64_t pad) {
-  const int64_t N = src.size(0), C = src.size(1), H = src.size(2), W = src.size(3);
-  const int64_t Cg = C / G, Hp = H + 2 * pad, Wp = W + 2 * pad, pix = G * Cgp;
-  const int64_t sn = src.stride(0), sc = src.stride(1), sh = src.stride(2), sw = src.stride(3);
-  const T* s = src.const_data_ptr<T>();
-  at::parallel_for(0, N * Hp, std::max<int64_t>(1, 4096 / std::max<int64_t>(Wp * pix, 1)),
+void copy_group_row(const T* src, int64_t sc, int64_t sw, int64_t Cg, int64_t W, T* dst,
+                    int64_t pix) {
+  if (sc <= sw) {  // channels_last-like source: channels innermost
+    for (int64_t w = 0; w < W; ++w)
+      for (int64_t c = 0; c < Cg; ++c) dst[w * pix + c] = src[w * sw + c * sc];
+  } else {  // NCHW-like source: a row of W values per channel
+    for (int64_t c = 0; c < Cg; ++c)
+      for (int64_t w = 0; w < W; ++w) dst[w * pix + c] = src[c * sc + w * sw];
+  }
+}
+
+// x_pad (N, G, H+2, W+2, Cgp) <- x (N, G*Cg, H, W) with a zero border and zero channel
+// padding. Parallel over the rows of the group images.
+template <typename T>
+void pack_padded_input(const at::Tensor& x, const Problem<T>& pr, T* dst) {
+  const int64_t Hp = pr.H + 2, row = pr.row_stride;
+  const int64_t sn = x.stride(0), sc = x.stride(1), sh = x.stride(2), sw = x.stride(3);
+  const T* src = x.const_data_ptr<T>();
+  at::parallel_for(0, pr.N * pr.G * Hp, std::max<int64_t>(1, 16384 / row),
                    [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
-      const int64_t n = r / Hp, hp = r % Hp;
-      T* drow = dst + r * Wp * pix;
-      const bool interior = hp >= pad && hp < H + pad;
-      if (!interior || pad > 0 || Cgp != Cg) std::fill(drow, drow + Wp * pix, T(0));
-      if (!interior) continue;
-      const T* srow = s + n * sn + (hp - pad) * sh;
-      T* d = drow + pad * pix;
-      if (sc <= sw) {  // channels_last-like source: channels innermost
-        for (int64_t w = 0; w < W; ++w)
-          for (int64_t g = 0; g < G; ++g)
-            for (int64_t c = 0; c < Cg; ++c)
-              d[w * pix + g * Cgp + c] = srow[w * sw + (g * Cg + c) * sc];
-      } else {  // NCHW-like source: rows of W values per channel
-        for (int64_t g = 0; g < G; ++g)
-          for (int64_t c = 0; c < Cg; ++c) {
-            const T* sp = srow + (g * Cg + c) * sc;
-            T* dp = d + g * Cgp + c;
-            for (int64_t w = 0; w < W; ++w) dp[w * pix] = sp[w * sw];
-          }
+      const int64_t hp = r % Hp, ng = r / Hp, n = ng / pr.G, g = ng % pr.G;
+      T* d = dst + r * row;
+      if (hp == 0 || hp == Hp - 1 || pr.Cgp != pr.Cg) {
+        std::memset(d, 0, sizeof(T) * row);
+      } else {
+        std::memset(d, 0, sizeof(T) * pr.pix_stride);
+        std::memset(d + row - pr.pix_stride, 0, sizeof(T) * pr.pix_stride);
       }
+      if (hp == 0 || hp == Hp - 1) continue;
+      copy_group_row(src + n * sn + g * pr.Cg * sc + (hp - 1) * sh, sc, sw, pr.Cg, pr.W,
+                     d + pr.pix_stride, pr.pix_stride);
+    }
+  });
+}
+
+// go_packed (N, H, W, G, Cgp) <- grad_out (N, G*Cg, H, W) with zero channel padding.
+template <typename T>
+void pack_grad_out(const at::Tensor& go, const Problem<T>& pr, T* dst) {
+  const int64_t sn = go.stride(0), sc = go.stride(1), sh = go.stride(2), sw = go.stride(3);
+  const int64_t pix = pr.G * pr.Cgp;
+  const T* src = go.const_data_ptr<T>();
+  at::parallel_for(0, pr.N * pr.H, std::max<int64_t>(1, 16384 / (pr.W * pix)),
+                   [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      const int64_t n = r / pr.H, h = r % pr.H;
+      T* d = dst + r * pr.W * pix;
+      if (pr.Cgp != pr.Cg) std::memset(d, 0, sizeof(T) * pr.W * pix);
+      for (int64_t g = 0; g < pr.G; ++g)
+        copy_group_row(src + n * sn + g * pr.Cg * sc + h * sh, sc, sw, pr.Cg, pr.W,
+                       d + g * pr.Cgp, pix);
     }
   });
 }
@@ -238,13 +272,13 @@ Problem<T> make_problem(const Geometry& g, bool softmax, int64_t vec) {
         pr.dy[p] = (i - half) * g.dil[r];
         pr.dx[p] = (j - half) * g.dil[r];
       }
-  pr.pix_stride = g.G * pr.Cgp;
+  pr.pix_stride = pr.Cgp;
   pr.row_stride = (g.W + 2) * pr.pix_stride;
-  pr.img_stride = (g.H + 2) * pr.row_stride;
-  TORCH_CHECK(pr.img_stride < std::numeric_limits<int32_t>::max(),
-              "dilated_deform_fusion: one padded image of (H+2)*(W+2)*C = ", pr.img_stride,
-              " elements is too large for the CPU kernel (limit 2^31); split the batch "
-              "spatially or use the reference (use_kernel=False)");
+  pr.group_stride = (g.H + 2) * pr.row_stride;
+  TORCH_CHECK(pr.group_stride < std::numeric_limits<int32_t>::max(),
+              "dilated_deform_fusion: one padded group image of (H+2)*(W+2)*C/groups = ",
+              pr.group_stride, " elements is too large for the CPU kernel (limit 2^31); use "
+              "more groups, smaller images or the reference (use_kernel=False)");
   return pr;
 }
 
@@ -269,8 +303,8 @@ void forward_typed(const Geometry& g, const at::Tensor& x, const at::Tensor& ow,
                    at::Tensor& out) {
   const Kernels<T> k = select_kernels<T>();
   Problem<T> pr = make_problem<T>(g, softmax, k.vec);
-  at::Tensor xpad = at::empty({g.N, g.H + 2, g.W + 2, pr.pix_stride}, x.options());
-  pack_padded<T>(x, xpad.data_ptr<T>(), g.G, pr.Cgp, 1);
+  at::Tensor xpad = at::empty({g.N, g.G, g.H + 2, g.W + 2, pr.Cgp}, x.options());
+  pack_padded_input<T>(x, pr, xpad.data_ptr<T>());
   pr.xpad = xpad.const_data_ptr<T>();
   set_offset_weight(pr, ow);
   pr.out = out.data_ptr<T>();
@@ -283,23 +317,27 @@ void backward_typed(const Geometry& g, const at::Tensor& go, const at::Tensor& x
   const Kernels<T> k = select_kernels<T>();
   Problem<T> pr = make_problem<T>(g, softmax, k.vec);
   const auto opts = x.options();
-  at::Tensor xpad = at::empty({g.N, g.H + 2, g.W + 2, pr.pix_stride}, opts);
-  pack_padded<T>(x, xpad.data_ptr<T>(), g.G, pr.Cgp, 1);
+  at::Tensor xpad = at::empty({g.N, g.G, g.H + 2, g.W + 2, pr.Cgp}, opts);
+  pack_padded_input<T>(x, pr, xpad.data_ptr<T>());
   at::Tensor gxpad = at::empty_like(xpad);  // each task zeroes its own slice
   at::Tensor go_packed;
   if (pr.Cgp == g.Cg && go.is_contiguous(at::MemoryFormat::ChannelsLast)) {
     pr.go = go.const_data_ptr<T>();
     pr.go_pix = g.C;
   } else {
-    go_packed = at::empty({g.N, g.H, g.W, pr.pix_stride}, opts);
-    pack_padded<T>(go, go_packed.data_ptr<T>(), g.G, pr.Cgp, 0);
+    go_packed = at::empty({g.N, g.H, g.W, g.G * pr.Cgp}, opts);
+    pack_grad_out<T>(go, pr, go_packed.data_ptr<T>());
     pr.go = go_packed.const_data_ptr<T>();
-    pr.go_pix = pr.pix_stride;
+    pr.go_pix = g.G * pr.Cgp;
   }
   pr.xpad = xpad.const_data_ptr<T>();
   pr.gxpad = gxpad.data_ptr<T>();
   set_offset_weight(pr, ow);
   pr.gow = gow.data_ptr<T>();
+  pr.gow_sn = gow.stride(0);
+  pr.gow_sc = gow.stride(1);
+  pr.gow_sh = gow.stride(2);
+  pr.gow_sw = gow.stride(3);
   pr.gx = gx.data_ptr<T>();
 
   const int64_t threads = at::get_num_threads(), pairs = g.N * g.G;
@@ -347,7 +385,7 @@ std::tuple<at::Tensor, at::Tensor> backward_cpu(const at::Tensor& grad_out, cons
                   grad_out.device() == x.device(),
               "dilated_deform_fusion_backward: grad_out must match x in shape, dtype and device");
   at::Tensor gx = empty_nhwc(g.N, g.C, g.H, g.W, x.options());
-  at::Tensor gow = empty_nhwc(g.N, g.G * 3 * g.P, g.H, g.W, x.options());
+  at::Tensor gow = empty_like_layout(offset_weight);
   if (x.numel() == 0) return {gx.zero_(), gow.zero_()};
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "ddf_backward_cpu", [&] {
     backward_typed<scalar_t>(g, grad_out, x, offset_weight, softmax, gx, gow);

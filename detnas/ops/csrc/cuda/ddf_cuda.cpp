@@ -76,8 +76,11 @@ std::tuple<at::Tensor, at::Tensor> backward_cuda(const at::Tensor& grad_out, con
               "dilated_deform_fusion_backward: grad_out must match x in shape, dtype and device");
   const c10::cuda::CUDAGuard guard(x.device());
   const cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
-  at::Tensor gow = empty_nhwc(g.N, g.G * 3 * g.P, g.H, g.W, x.options());
-  if (x.numel() == 0) return {zeros_nhwc(g.N, g.C, g.H, g.W, x.options()), gow.zero_()};
+  at::Tensor gow = empty_nhwc(g.N, g.G * 3 * g.P, g.H, g.W, x.options());  // kernels: NHWC
+  if (x.numel() == 0) {
+    return {zeros_nhwc(g.N, g.C, g.H, g.W, x.options()),
+            empty_like_layout(offset_weight).zero_()};
+  }
   const at::Tensor xt = to_nhwc(x), owt = to_nhwc(offset_weight), got = to_nhwc(grad_out);
   const cuda::Shape s = shape_of(g, softmax);
 
@@ -106,6 +109,8 @@ std::tuple<at::Tensor, at::Tensor> backward_cuda(const at::Tensor& grad_out, con
   } else {
     gx = gx_acc.to(x.scalar_type());  // keeps the NHWC memory; no copy for float32/float64
   }
+  // grad offset_weight in offset_weight's layout (ddf_common.h), as the CPU and Meta kernels
+  if (!prefers_channels_last(offset_weight)) gow = gow.contiguous();
   return {gx, gow};
 }
 
