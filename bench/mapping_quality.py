@@ -5,7 +5,8 @@
 Also measures, before any training, the top-1/top-5 agreement with the seed of several
 mapped targets on the real photos bundled with scikit-image / scikit-learn.
 
-Full run (3 seeds x 3 arms of configs/baselines/retinanet_mbv2_fpn_demo.py's schedule):
+Full run (3 seeds x 3 arms of configs/baselines/retinanet_mbv2_fpn_demo.py's schedule; the
+training runs go through bench/demo_compare.py, so the seed arm is the baseline config itself):
     python bench/mapping_quality.py
 Tiny check of the plumbing (1 seed, 1 epoch, 8 generated images; numbers meaningless):
     python bench/mapping_quality.py --tiny --out work_dirs/mapping_quality_tiny
@@ -17,16 +18,14 @@ per-seed values, the mapping report totals, the photo agreement) and mapping_qua
 Results are on generated demo data, not COCO.
 """
 import argparse
-import glob
 import json
 import os
 import os.path as osp
-import subprocess
 import sys
-import time
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, ROOT)
+sys.path.insert(0, osp.join(ROOT, 'bench'))
+import demo_compare  # noqa: E402
 
 BASE_CONFIG = osp.join(ROOT, 'configs/baselines/retinanet_mbv2_fpn_demo.py')
 SEED = 'detnas://mobilenet_v2_imagenet'
@@ -108,50 +107,24 @@ def write_checkpoints(out: str) -> dict:
     return dict(seed=seed_ckpt, mapped=mapped_ckpt, totals=result.report.totals())
 
 
-def arm_config(arm: str, ckpts: dict, seed: int, tiny_data: str = None,
-               epochs: int = None) -> str:
-    """Python config text for one arm, inheriting the RetinaNet demo baseline."""
-    arch = SEED_ARCH if arm == 'seed' else ADAPTED_ARCH
-    widths = [arch[i][1] for i in OUT_INDICES]
-    init = {'seed': f"dict(type='Pretrained', checkpoint={ckpts['seed']!r})",
-            'mapped': f"dict(type='Pretrained', checkpoint={ckpts['mapped']!r})",
-            'random': 'None'}[arm]
+def arm_config(arm: str, ckpts: dict, work_dir: str) -> str:
+    """Writes the config of the ``mapped`` or ``random`` arm (the baseline RetinaNet with the
+    adapted backbone) into ``work_dir``; returns its path."""
+    widths = [ADAPTED_ARCH[i][1] for i in OUT_INDICES]
+    init = (f"dict(type='Pretrained', checkpoint={ckpts['mapped']!r})" if arm == 'mapped'
+            else 'None')
     lines = [f'_base_ = {BASE_CONFIG!r}',
              'model = dict(',
-             f"    backbone=dict(_delete_=True, type='AdaptedMobileNetV2', arch_setting={arch},",
+             "    backbone=dict(_delete_=True, type='AdaptedMobileNetV2',",
+             f'                  arch_setting={ADAPTED_ARCH},',
              f'                  out_indices={OUT_INDICES}, act_cfg=dict(type="ReLU6"),',
              "                  norm_cfg=dict(type='BN', requires_grad=True),",
              f'                  init_cfg={init}),',
-             f'    neck=dict(in_channels={widths}))',
-             f'randomness = dict(seed={seed}, deterministic=False)']
-    if epochs:
-        lines += [f'train_cfg = dict(max_epochs={epochs}, val_interval={epochs})',
-                  "param_scheduler = [dict(type='ConstantLR', factor=1.0, by_epoch=False)]"]
-    if tiny_data:
-        lines += [f'data_root = {tiny_data!r}',
-                  "train_dataloader = dict(batch_size=4, num_workers=0, "
-                  "persistent_workers=False, dataset=dict(data_root=data_root))",
-                  "val_dataloader = dict(batch_size=4, num_workers=0, "
-                  "persistent_workers=False, dataset=dict(data_root=data_root))",
-                  'test_dataloader = val_dataloader',
-                  "val_evaluator = dict(ann_file=data_root + 'annotations/instances_val.json')",
-                  'test_evaluator = val_evaluator',
-                  "model.update(test_cfg=dict(score_thr=0.0))"]
-    return '\n'.join(lines) + '\n'
-
-
-def read_ap(work_dir: str) -> float:
-    """Last ``coco/bbox_mAP`` in the run's scalars log (0.0 if the evaluation was empty)."""
-    ap = None
-    for path in sorted(glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json'))):
-        with open(path) as f:
-            for line in f:
-                row = json.loads(line)
-                if 'coco/bbox_mAP' in row:
-                    ap = row['coco/bbox_mAP']
-    if ap is None:
-        raise RuntimeError(f'no coco/bbox_mAP in {work_dir}; see its log')
-    return float(ap)
+             f'    neck=dict(in_channels={widths}))']
+    path = osp.join(work_dir, f'retinanet_adapted_{arm}.py')
+    with open(path, 'w') as f:
+        f.write('\n'.join(lines) + '\n')
+    return path
 
 
 def main():
@@ -167,34 +140,22 @@ def main():
     results = dict(data='demo (generated) — not COCO', command=' '.join(sys.argv),
                    real_photos=photo_agreement())
     if not args.photos_only:
-        tiny_data, epochs = None, None
-        seeds = args.seeds
-        if args.tiny:
-            from detnas.datasets.demo_coco import DemoCocoSpec, make_demo_coco
-            tiny_data = osp.join(args.work_dir, 'tiny_data') + '/'
-            make_demo_coco(tiny_data, DemoCocoSpec(num_train=8, num_val=4,
-                                                   image_size=(128, 128), max_size=64))
-            epochs, seeds = 1, seeds[:1]
         ckpts = write_checkpoints(args.work_dir)
         results['mapping_totals'] = ckpts['totals']
-        per_seed = {arm: [] for arm in ('mapped', 'random', 'seed')}
-        for seed in seeds:
-            for arm in per_seed:
-                wd = osp.join(args.work_dir, f'{arm}_s{seed}')
-                os.makedirs(wd, exist_ok=True)
-                cfg = osp.join(wd, f'retinanet_{arm}.py')
-                with open(cfg, 'w') as f:
-                    f.write(arm_config(arm, ckpts, seed, tiny_data, epochs))
-                t0 = time.time()
-                subprocess.run([sys.executable, osp.join(ROOT, 'tools/train.py'), cfg,
-                                '--work-dir', wd], check=True, cwd=ROOT)
-                per_seed[arm].append(read_ap(wd))
-                print(f'{arm} seed {seed}: AP {per_seed[arm][-1]:.4f} '
-                      f'({time.time() - t0:.0f} s)', flush=True)
-        for arm, aps in per_seed.items():
-            results[f'ap_{arm}'] = sum(aps) / len(aps)
-            results[f'ap_{arm}_per_seed'] = aps
-        results['seeds'] = seeds
+        arms = dict(seed=BASE_CONFIG, mapped=arm_config('mapped', ckpts, args.work_dir),
+                    random=arm_config('random', ckpts, args.work_dir))
+        compared = demo_compare.main(
+            [f'{arm}={cfg}' for arm, cfg in arms.items()]
+            + ['--seeds', *map(str, args.seeds[:1] if args.tiny else args.seeds),
+               '--work-dir', args.work_dir, '--out', osp.join(args.work_dir, 'compare')]
+            + (['--tiny'] if args.tiny else []))
+        for row in compared['rows']:
+            results[f'ap_{row["name"]}'] = row['AP']
+            results[f'ap_{row["name"]}_per_seed'] = row['AP_per_seed']
+            results[f'params_{row["name"]}'] = row['params']
+            results[f'gflops_{row["name"]}'] = row['gflops']
+        results['seeds'] = compared['seeds']
+        results['machine'] = compared['machine']
         results['mapped_over_seed'] = (results['ap_mapped'] / results['ap_seed']
                                        if results['ap_seed'] else None)
         results['tiny'] = args.tiny
@@ -210,10 +171,16 @@ def to_markdown(r: dict) -> str:
     lines = ['# Weight mapping quality (demo data, generated — not COCO)', '',
              f"Command: `{r['command']}`", '']
     if 'ap_mapped' in r:
-        lines += ['| start | bbox AP (mean) | per seed |', '|---|---|---|']
+        lines += [f"Seeds {r['seeds']}; {r['machine']}.", '',
+                  '| start | backbone | bbox AP (mean) | per seed | params (M) | GFLOPs |',
+                  '|---|---|---|---|---|---|']
         for arm in ('mapped', 'seed', 'random'):
-            lines.append(f"| {arm} | {r[f'ap_{arm}']:.4f} | "
-                         f"{', '.join(f'{v:.4f}' for v in r[f'ap_{arm}_per_seed'])} |")
+            backbone = 'seed MobileNetV2' if arm == 'seed' else 'adapted'
+            lines.append(f"| {arm} | {backbone} | {r[f'ap_{arm}']:.4f} | "
+                         f"{', '.join(f'{v:.4f}' for v in r[f'ap_{arm}_per_seed'])} | "
+                         f"{r[f'params_{arm}'] / 1e6:.2f} | {r[f'gflops_{arm}']:.2f} |")
+        ratio = r['mapped_over_seed']
+        lines += ['', f"mapped / seed AP: {'n/a' if ratio is None else f'{ratio:.2f}'}"]
         t = r['mapping_totals']
         lines += ['', f"Mapping: {t['copied_fraction']:.3f} of the target's entries copied, "
                   f"{t['seed_used_fraction']:.3f} of the seed's used; rules {t['rules']}", '']

@@ -48,10 +48,11 @@ def load_batches(dataset_cfg: dict, batch_size: int, num_images: Optional[int] =
 
 @contextlib.contextmanager
 def quiet():
-    """Silences the current MMLogger below WARNING and stdout (pycocotools prints)."""
+    """Silences the current MMLogger and stdout (pycocotools prints) while a candidate is
+    scored; an empty result ("testing results ... empty") is reported as AP 0 instead."""
     logger = MMLogger.get_current_instance()
     level = logger.level
-    logger.setLevel(logging.WARNING)
+    logger.setLevel(logging.CRITICAL)
     try:
         with contextlib.redirect_stdout(io.StringIO()):
             yield

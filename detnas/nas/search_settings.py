@@ -9,7 +9,7 @@ Keys (all optional except ``space``)::
                       param_scheduler=None),  # default: the seed's, cosine cut to max_epochs
         evolution=dict(population_size=12, generations=6),  # EvolutionConfig fields
         objectives=['-bbox_mAP', 'flops', 'params', 'latency_ms'],
-        constraints=['flops<=seed'],       # 'KEY<=NUMBER' / 'KEY>=NUMBER'; 'seed' = the seed's value
+        constraints=['flops<=seed'],       # KEY<=NUMBER, KEY>=NUMBER; 'seed': the seed's value
         image_size=(320, 320),             # input size for FLOPs and latency
         bn_calibration=dict(num_batches=4, batch_size=8),
         eval_batch_size=8,

@@ -20,7 +20,7 @@ from torch import Tensor, nn
 from detnas.models.backbones.adapted_mobilenet_v2 import resolve_mobilenet_v2_arch
 from detnas.utils.errors import DetnasInputError
 from .mapping import MappingConfig, map_weights
-from .mapping.api import _load_seed
+from .mapping.api import resolve_seed_state
 from .mapping.report import MappingReport
 from .mapping.selection import space_importance
 from .mapping.spec import INPUT_SPACE, ArchSpec, infer_spec, spec_from_module
@@ -111,7 +111,7 @@ def map_seed_into_supernet(supernet: nn.Module, seed
         (state dict for ``supernet.load_state_dict``, per stage ``'stage{s}'`` and
         ``'conv2'`` the seed channel of each output channel (-1: added), mapping report)
     """
-    seed_sd, _, source = _load_seed(seed, 'mobilenet_v2')
+    seed_sd, _, source = resolve_seed_state(seed, 'mobilenet_v2')
     seed_sd = {k: v.detach() for k, v in seed_sd.items()}
     seed_spec = infer_spec(seed_sd, 'mobilenet_v2')
     check_seed_matches(seed_spec, supernet.seed_arch_setting, supernet.seed_widen_factor,

@@ -94,8 +94,14 @@ class MappingResult:
             self.report.save_json(report_json)
 
 
-def _load_seed(seed, family: Optional[str]):
-    """-> (backbone state dict in mmdet names, classifier dict, source description)."""
+def resolve_seed_state(seed, family: Optional[str]):
+    """A seed given in any supported form, as (backbone state dict in mmdet names,
+    classifier dict, source description).
+
+    Args:
+        seed: a path or detnas:// alias, a ConvertedCheckpoint, a module or a state dict.
+        family: the seed family (``mobilenet_v2``, ``resnet``) or None to detect it.
+    """
     from detnas.datasets.converters import (ConvertedCheckpoint, convert_checkpoint,
                                             unwrap_state_dict)
     if isinstance(seed, str):
@@ -163,7 +169,7 @@ def map_weights(seed, target, config: Optional[MappingConfig] = None,
         report.
     """
     config = config or MappingConfig()
-    seed_sd, classifier, source = _load_seed(seed, seed_family)
+    seed_sd, classifier, source = resolve_seed_state(seed, seed_family)
     seed_sd = {k: v.detach() for k, v in seed_sd.items()}
     target_spec, target_init = _target(target, target_state)
     seed_spec = None
