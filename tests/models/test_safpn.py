@@ -155,6 +155,7 @@ def test_bottom_up_path_is_max_pooling():
 
 @pytest.mark.parametrize('mode', ['level', 'channel'])
 def test_attention_weights_sum_to_one(mode):
+    torch.manual_seed(0)
     attn = ScaleAttention(num_levels=4, channels=6, mode=mode, hidden_channels=5)
     attn.init_weights()
     feats = pyramid([6] * 4, (16, 16), batch=3)
@@ -166,6 +167,7 @@ def test_attention_weights_sum_to_one(mode):
     with torch.no_grad():
         attn.excite.weight.normal_(std=3.0)
         attn.excite.bias.normal_(std=3.0)
+        attn.squeeze.bias.fill_(1.0)  # hidden ReLUs active, so the context reaches the output
     weights = attn(feats)
     assert (weights >= 0).all()
     torch.testing.assert_close(weights.sum(dim=2), torch.ones(3, 4, k))
