@@ -90,21 +90,18 @@ def photo_agreement() -> dict:
 
 
 def write_checkpoints(out: str) -> dict:
-    """The seed (converted) and the mapped adapted backbone as mmdet-named checkpoints."""
-    import torch
+    """The seed mapped into the adapted backbone, saved as an mmdet-named checkpoint."""
     from detnas.datasets.seeds import load_seed
     from detnas.nas.mapping import MappingConfig, map_weights
     seed = load_seed(SEED)
     os.makedirs(out, exist_ok=True)
-    seed_ckpt = osp.join(out, 'seed_backbone.pth')
-    torch.save(dict(state_dict=seed.backbone), seed_ckpt)
     target = dict(type='AdaptedMobileNetV2', arch_setting=ADAPTED_ARCH,
                   out_indices=OUT_INDICES)
     result = map_weights(seed, target, MappingConfig(deepen='fna_copy'))
     mapped_ckpt = osp.join(out, 'mapped_backbone.pth')
     result.save(mapped_ckpt, osp.join(out, 'mapping_report.json'))
     print(result.report.summary(), flush=True)
-    return dict(seed=seed_ckpt, mapped=mapped_ckpt, totals=result.report.totals())
+    return dict(mapped=mapped_ckpt, totals=result.report.totals())
 
 
 def arm_config(arm: str, ckpts: dict, work_dir: str) -> str:

@@ -3,7 +3,7 @@ import difflib
 import os
 import os.path as osp
 import re
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Union
 
 import torch
 from mmengine.config import Config, ConfigDict
@@ -139,3 +139,19 @@ def build_runner(cfg: Config, config_path: str):
         if explained is None:
             raise
         raise explained from e
+
+
+def build_detector(cfg: Union[str, Config]):
+    """The config's model in eval mode with random weights (for counting and timing).
+
+    Args:
+        cfg: a config or the path of one; its backbone ``init_cfg`` is dropped, so no
+            pretrained file is read.
+    """
+    import detnas  # noqa: F401  registers detnas modules
+    from mmdet.registry import MODELS
+    from mmengine.registry import init_default_scope
+    cfg = Config.fromfile(cfg) if isinstance(cfg, str) else cfg
+    init_default_scope(cfg.get('default_scope', 'mmdet'))
+    cfg.model.get('backbone', {})['init_cfg'] = None
+    return MODELS.build(cfg.model).eval()

@@ -17,6 +17,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from mmengine.config import Config
 
+from .config import build_detector
+
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 # COCO summary names -> the keys mmdet's CocoMetric logs (values are fractions in [0, 1])
 METRICS = dict(AP='coco/bbox_mAP', AP50='coco/bbox_mAP_50', AP75='coco/bbox_mAP_75',
@@ -131,17 +133,6 @@ def train_and_test(cfg: Config, run_dir: str, force: bool = False, echo: bool = 
     with open(record_file, 'w') as f:
         json.dump(record, f, indent=2)
     return record
-
-
-def build_detector(config: str):
-    """The detector of ``config`` with random weights (costs do not depend on them)."""
-    import detnas  # noqa: F401
-    from mmdet.registry import MODELS
-    from mmengine.registry import init_default_scope
-    cfg = Config.fromfile(config)
-    init_default_scope(cfg.get('default_scope', 'mmdet'))
-    cfg.model.get('backbone', {})['init_cfg'] = None
-    return MODELS.build(cfg.model).eval()
 
 
 def measure_costs(configs: Dict[str, str], shape: Tuple[int, int], runs: int = 30) -> Dict:

@@ -31,19 +31,15 @@ def main():
     args = parse_args()
     import detnas  # noqa: F401
     import torch
-    from mmdet.registry import MODELS
     from mmdet.structures import DetDataSample
-    from mmengine.registry import init_default_scope
     from mmengine.runner import load_checkpoint
-    from detnas.utils.config import load_config
+    from detnas.utils.config import build_detector, load_config
     from detnas.utils.latency import measure_latency
 
     if args.threads:
         torch.set_num_threads(args.threads)
     cfg = load_config(args.config, args.cfg_options)
-    init_default_scope(cfg.get('default_scope', 'mmdet'))
-    cfg.model.get('backbone', {})['init_cfg'] = None
-    model = MODELS.build(cfg.model).eval()
+    model = build_detector(cfg)  # random weights: counting and timing need none
     if args.checkpoint:
         load_checkpoint(model, args.checkpoint, map_location='cpu', strict=True)
     h, w = args.shape

@@ -32,19 +32,15 @@ def parse_args():
 def main():
     args = parse_args()
     import detnas  # noqa: F401
-    from mmdet.registry import MODELS
-    from mmengine.registry import init_default_scope
     from detnas.utils.complexity import count_params, model_complexity
-    from detnas.utils.config import load_config
+    from detnas.utils.config import build_detector, load_config
     from detnas.utils.errors import DetnasInputError
 
     if len(args.shape) not in (1, 2):
         raise DetnasInputError('--shape takes H W or a single size')
     shape = tuple(args.shape * 2 if len(args.shape) == 1 else args.shape)
     cfg = load_config(args.config, args.cfg_options)
-    init_default_scope(cfg.get('default_scope', 'mmdet'))
-    cfg.model.get('backbone', {})['init_cfg'] = None  # no weights needed to count
-    model = MODELS.build(cfg.model)
+    model = build_detector(cfg)  # random weights: counting and timing need none
     if args.part == 'backbone':
         result = model_complexity(model.backbone, shape, args.deploy)
     else:
