@@ -10,7 +10,7 @@ default_hooks = dict(
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='DetVisualizationHook'))
 # SeedCheckHook: stop when a detnas:// seed does not fit; ChannelsLastHook: NHWC is faster
-# for depthwise convs on CPU (oneDNN)
+# for depthwise convs on CPU (oneDNN; bench/channels_last.py)
 custom_hooks = [dict(type='SeedCheckHook'), dict(type='ChannelsLastHook')]
 
 env_cfg = dict(
