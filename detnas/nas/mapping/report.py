@@ -50,11 +50,15 @@ class MappingReport:
         seed_numel: floating-point entries in the seed's mapped part.
         seed_used: seed entries that reached the target at least once.
         meta: run settings and facts (mode, rules, families, similarity, ...).
+        channel_maps: per mapped target conv, ``{'source': seed conv, 'out_index': seed
+            channel of each target output channel (-1: new)}`` (within-family runs; the
+            data-aware refit, :func:`~.refit.refit_pointwise`, reads it).
     """
     records: List[TensorRecord] = field(default_factory=list)
     seed_numel: int = 0
     seed_used: int = 0
     meta: Dict[str, Any] = field(default_factory=dict)
+    channel_maps: Dict[str, Dict[str, Any]] = field(default_factory=dict)
 
     def add(self, key: str, source: Optional[str], tags: List[str], shape, copied: int,
             synthesized: int, init: int) -> TensorRecord:
@@ -91,7 +95,8 @@ class MappingReport:
 
     def to_dict(self) -> Dict[str, Any]:
         return dict(meta=self.meta, totals=self.totals(),
-                    tensors=[dict(asdict(r), fraction=r.fraction) for r in self.records])
+                    tensors=[dict(asdict(r), fraction=r.fraction) for r in self.records],
+                    channel_maps=self.channel_maps)
 
     def save_json(self, path: str) -> None:
         """Writes :meth:`to_dict` to ``path`` (folders are created)."""

@@ -130,6 +130,8 @@ def map_within_family(seed_sd: Dict[str, Tensor], seed_spec: ArchSpec,
         if tc.dilation != sc.dilation:
             tags.append('dilation')
         w = tc.key + '.weight'
+        report.channel_maps[tc.key] = dict(source=sc.key, out_index=out_sel.index.tolist(),
+                                           added_block=block_rule is not None)
         record(w, sc.key + '.weight', tags,
                gather_conv(tc.key, seed_sd[sc.key + '.weight'], sc.groups, out_sel.index,
                            in_sel.index, tc.groups, tc.kernel_size, target_init[w], fill,
