@@ -9,12 +9,8 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 def tiny_data_options(data_root: str):
     """--cfg-options pointing tests/configs/*_tiny.py at a generated data set."""
-    root = data_root.rstrip('/') + '/'
-    return [f'train_dataloader.dataset.data_root={root}',
-            f'val_dataloader.dataset.data_root={root}',
-            f'test_dataloader.dataset.data_root={root}',
-            f'val_evaluator.ann_file={root}annotations/instances_val.json',
-            f'test_evaluator.ann_file={root}annotations/instances_val.json']
+    from detnas.utils.experiment import data_root_options
+    return data_root_options(data_root)
 
 
 def run_tool(args, timeout=600, env=None):

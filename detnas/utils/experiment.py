@@ -188,3 +188,49 @@ def ensure_demo_data(data_root: str, tiny: bool = False) -> str:
                              max_size=80) if tiny else DemoCocoSpec())
         make_demo_coco(data_root, spec, progress=not tiny)
     return data_root + '/'
+
+
+def data_root_options(data_root: str) -> List[str]:
+    """``--cfg-options`` that point a demo-style config's loaders and evaluators at
+    ``data_root`` (for tools that take a config file, e.g. tools/search.py)."""
+    root = data_root.rstrip('/') + '/'
+    return [f'{loader}.dataset.data_root={root}'
+            for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader')] + [
+        f'{evaluator}.ann_file={root}annotations/instances_val.json'
+        for evaluator in ('val_evaluator', 'test_evaluator')]
+
+
+def search_and_export(config: str, seed: int, data_root: str, work_dir: str,
+                      echo: bool = False) -> Dict:
+    """Runs tools/search.py on ``config`` (or reuses a finished search in ``work_dir``).
+
+    Args:
+        config: a search config (a detector config with a ``search`` section).
+        seed: the search seed.
+        data_root: demo-style data folder.
+        work_dir: the search's work dir (outputs in ``work_dir/search``).
+        echo: stream the search log to stdout.
+
+    Returns:
+        ``search_summary.json`` plus ``wall_s`` (seconds of the tools/search.py run, or the
+        search's own clock for a reused run) and ``chosen_config`` (the exported config).
+    """
+    summary_file = osp.join(work_dir, 'search', 'search_summary.json')
+    wall_file = osp.join(work_dir, 'search_wall.json')
+    if not osp.isfile(summary_file):
+        os.makedirs(work_dir, exist_ok=True)
+        wall = run_logged([sys.executable, 'tools/search.py', config, '--seed', str(seed),
+                           '--work-dir', work_dir, '--cfg-options',
+                           *data_root_options(data_root)],
+                          osp.join(work_dir, 'search_run.log'), echo)
+        with open(wall_file, 'w') as f:
+            json.dump(dict(wall_s=round(wall, 1)), f)
+    with open(summary_file) as f:
+        summary = json.load(f)
+    if osp.isfile(wall_file):
+        with open(wall_file) as f:
+            summary['wall_s'] = json.load(f)['wall_s']
+    else:
+        summary['wall_s'] = round(summary['timings']['total_s'], 1)
+    summary['chosen_config'] = summary['exported']['config']
+    return summary

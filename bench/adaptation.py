@@ -1,0 +1,131 @@
+"""Does the adaptation search pay off, and what does it cost?
+
+Runs the search once (``tools/search.py CONFIG --seed SEARCH_SEED``, timed), then fine-tunes
+the chosen architecture (its exported config and checkpoint) and the seed detector (the
+search config's base) on the same schedule for several training seeds, and evaluates both on
+the demo val split.
+
+    python bench/adaptation.py [--config configs/search/retinanet_mbv2_search_demo.py]
+        [--seeds 0 1 2] [--search-seed 0] [--work-dir work_dirs/adaptation]
+
+Writes ``bench/results/adaptation.{json,md}`` (``ap_seed``, ``ap_adapted``, ``flops_seed``,
+``flops_adapted``, per-seed values, params, latency) and ``bench/results/search_cost.{json,md}``
+(``ratio`` = wall time of the whole search / mean wall time of one fine-tune measured here,
+both times, the search's phase timings, the load average while it ran). A finished search
+(``search_summary.json``) and finished fine-tunes (``record.json``) are reused; the seed
+arm's runs can be reused from ``bench/demo_baseline.py`` by linking them as
+``WORK_DIR/seed_seed{S}``. Results are on generated demo data, not COCO.
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import sys
+import time
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, osp.join(ROOT, 'bench'))
+sys.path.insert(0, ROOT)
+import demo_compare  # noqa: E402
+
+from detnas.utils.experiment import ensure_demo_data, search_and_export  # noqa: E402
+
+DEFAULT_CONFIG = 'configs/search/retinanet_mbv2_search_demo.py'
+SEED_CONFIG = 'configs/baselines/retinanet_mbv2_fpn_demo.py'
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--config', default=DEFAULT_CONFIG, help='search config')
+    parser.add_argument('--seed-config', default=SEED_CONFIG,
+                        help='the seed detector on the same schedule (the search config\'s base)')
+    parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2],
+                        help='fine-tuning seeds')
+    parser.add_argument('--search-seed', type=int, default=0)
+    parser.add_argument('--work-dir', default='work_dirs/adaptation')
+    parser.add_argument('--data-root', default='data/demo_coco')
+    parser.add_argument('--out', default='bench/results')
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    data_root = ensure_demo_data(args.data_root)
+    load_before = os.getloadavg()[0]
+    print(f'[adaptation] search {args.config} (seed {args.search_seed})', flush=True)
+    summary = search_and_export(args.config, args.search_seed, data_root,
+                                osp.join(args.work_dir, f'search_seed{args.search_seed}'),
+                                echo=True)
+    load = dict(before=load_before, after=os.getloadavg()[0])
+    chosen = summary['chosen_config']
+    compared = demo_compare.main(
+        [f'seed={args.seed_config}', f'adapted={chosen}', '--seeds', *map(str, args.seeds),
+         '--data-root', data_root, '--work-dir', args.work_dir,
+         '--out', osp.join(args.work_dir, 'compare')])
+    rows = {row['name']: row for row in compared['rows']}
+    adaptation = dict(
+        data='demo (generated) — not COCO', command=' '.join(['python', *sys.argv]),
+        machine=compared['machine'], date=time.strftime('%Y-%m-%d'), seeds=args.seeds,
+        search_seed=args.search_seed, chosen_arch=summary['chosen']['arch'],
+        heldout_map=dict(seed=summary['seed_arch']['metrics'].get('bbox_mAP'),
+                         chosen=summary['chosen']['metrics'].get('bbox_mAP')),
+        note=('the adapted arm starts from the supernet checkpoint sliced for the chosen '
+              'architecture (backbone, neck and head were trained on the search split during '
+              'the supernet phase); the seed arm from the ImageNet seed'))
+    for arm in ('seed', 'adapted'):
+        row = rows[arm]
+        adaptation.update({f'ap_{arm}': row['AP'], f'ap_{arm}_std': row['AP_std'],
+                           f'ap_{arm}_per_seed': row['AP_per_seed'],
+                           f'ap_s_{arm}': row['AP_s'], f'ap_s_{arm}_per_seed': row['AP_s_per_seed'],
+                           f'flops_{arm}': row['gflops'] * 1e9 / 2,
+                           f'gflops_{arm}': row['gflops'], f'params_{arm}': row['params'],
+                           f'latency_ms_{arm}': row['latency_ms'],
+                           f'train_s_{arm}': row['train_s'], f'config_{arm}': row['config']})
+    finetune_s = rows['adapted']['train_s']
+    cost = dict(command=adaptation['command'], machine=compared['machine'],
+                date=adaptation['date'], search_s=summary['wall_s'],
+                finetune_s=finetune_s, ratio=summary['wall_s'] / finetune_s,
+                search_phases=summary.get('timings'), load_average=load,
+                note='finetune_s: mean wall time of tools/train.py on the chosen '
+                     'architecture over the seeds above (same data, schedule, machine)')
+    os.makedirs(args.out, exist_ok=True)
+    for name, data, md in (('adaptation', adaptation, adaptation_md(adaptation)),
+                           ('search_cost', cost, cost_md(cost))):
+        with open(osp.join(args.out, f'{name}.json'), 'w') as f:
+            json.dump(data, f, indent=1)
+        with open(osp.join(args.out, f'{name}.md'), 'w') as f:
+            f.write(md)
+        print(md)
+    return adaptation, cost
+
+
+def adaptation_md(r: dict) -> str:
+    pct = lambda v: f'{100 * v:.1f}'  # noqa: E731
+    lines = ['# Seed vs adapted backbone (demo data, generated — not COCO)', '',
+             f"Command: `{r['command']}`; {r['machine']}; fine-tuning seeds {r['seeds']}, "
+             f"search seed {r['search_seed']}.", '',
+             '| backbone | AP | per seed | AP_s | params (M) | GFLOPs | latency (ms) | '
+             'train (s) |', '|---|---|---|---|---|---|---|---|']
+    for arm in ('seed', 'adapted'):
+        lines.append(
+            f"| {arm} | {pct(r[f'ap_{arm}'])} ± {pct(r[f'ap_{arm}_std'])} | "
+            f"{', '.join(pct(v) for v in r[f'ap_{arm}_per_seed'])} | {pct(r[f'ap_s_{arm}'])} | "
+            f"{r[f'params_{arm}'] / 1e6:.2f} | {r[f'gflops_{arm}']:.2f} | "
+            f"{r[f'latency_ms_{arm}']:.1f} | {r[f'train_s_{arm}']:.0f} |")
+    lines += ['', f"Chosen architecture: `{r['chosen_arch']}`", '', f"Note: {r['note']}."]
+    return '\n'.join(lines) + '\n'
+
+
+def cost_md(c: dict) -> str:
+    phases = ', '.join(f'{k} {v:.0f} s' for k, v in (c['search_phases'] or {}).items())
+    return '\n'.join([
+        '# Search cost (demo data)', '', f"Command: `{c['command']}`; {c['machine']}.", '',
+        '| whole search (s) | one fine-tune (s) | ratio (goal ≤ 2.0) |', '|---|---|---|',
+        f"| {c['search_s']:.0f} | {c['finetune_s']:.0f} | {c['ratio']:.2f} |", '',
+        f'Search phases: {phases}.',
+        f"Load average (1 min) when this bench started / after the search: "
+        f"{c['load_average']['before']:.1f} / {c['load_average']['after']:.1f}.", '']) + '\n'
+
+
+if __name__ == '__main__':
+    main()
