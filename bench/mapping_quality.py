@@ -65,13 +65,9 @@ CALIBRATION_IMAGES = 64  # demo training images (labels unused) for the least-sq
 def refit(result, target, data_root: str) -> dict:
     """Refits ``result`` (mapped into ``target``) on the demo training images; returns the
     refit summary."""
-    from detnas.datasets.seeds import load_seed
-    from detnas.models.backbones.adapted_mobilenet_v2 import AdaptedMobileNetV2
-    from detnas.nas.mapping import calibration_images, refit_mapping
-    seed = AdaptedMobileNetV2(out_indices=(7, ))
-    seed.load_state_dict(load_seed(SEED).backbone)
+    from detnas.nas.mapping import calibration_images, refit_mapping, seed_backbone
     images = calibration_images(osp.join(data_root, 'train'), CALIBRATION_IMAGES)
-    refit_mapping(result, seed, target, images)
+    refit_mapping(result, seed_backbone(SEED), target, images)
     return result.report.meta['refit']
 
 

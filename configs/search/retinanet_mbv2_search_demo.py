@@ -18,7 +18,7 @@ search = dict(
         dict(widths=[320], depth=(1, 1), kernels=[3], expand_ratios=[6]),
     ]),
     heldout_fraction=0.2,  # of the *training* images; the val split is never used
-    supernet=dict(max_epochs=2, num_random=2),
+    supernet=dict(max_epochs=6, num_random=1),  # largest + smallest + 1 random per batch
     evolution=dict(population_size=12, generations=6),
     objectives=['-bbox_mAP', 'flops', 'params', 'latency_ms'],
     constraints=['flops<=seed'],

@@ -21,6 +21,7 @@ Steps (outputs under ``<work_dir>/search/``):
    predicted vs measured whole-backbone latency); ``search_summary.json``.
 """
 import copy
+import logging
 import math
 import os
 import os.path as osp
@@ -51,12 +52,12 @@ COST_METRICS = ('flops', 'params', 'latency_ms')
 LOGGER_NAME = 'detnas_search'
 
 
-def log(message: str) -> None:
+def log(message: str, level: int = logging.INFO) -> None:
     """Logs on rank 0 through the ``detnas_search`` MMLogger (``tools/search.py`` creates it,
     writing ``search/search.log``), else the current one."""
     if get_dist_info()[0] == 0:
         print_log(message, logger=LOGGER_NAME if MMLogger.check_instance_created(LOGGER_NAME)
-                  else 'current')
+                  else 'current', level=level)
 
 
 # ---------------------------------------------------------------- configs
@@ -427,6 +428,11 @@ def run_search(cfg: Config, work_dir: str, seed: int = 0, resume: bool = False,
 
     seed_record = search.records[genome.canonical(space.encode(seed_arch))]
     chosen = choose(result.front)
+    if not any(r.metrics.get('bbox_mAP') for r in search.records.values()):
+        log('search: WARNING every candidate, the seed included, scored held-out bbox_mAP 0: '
+            'the supernet is under-trained, so the choice only reflects the cost objectives; '
+            'raise search.supernet.max_epochs (or use more training images)',
+            level=logging.WARNING)
     chosen_arch = decode(chosen.candidate)
     outputs = SearchOutputs(search_dir, chosen_arch, dict(chosen.metrics),
                             dict(seed_record.metrics), None, timings)

@@ -3,11 +3,14 @@
     python tools/analysis/map_weights.py CONFIG [--seed detnas://mobilenet_v2_imagenet]
         [--out work_dirs/mapped/backbone.pth] [--narrow l1] [--widen net2net]
         [--deepen identity] [--mode auto] [--rows 40]
+        [--calibration data/demo_coco/train [--calibration-num 64] [--calibration-size 320 320]]
 
 CONFIG is a detector config (its ``model.backbone`` is the target) or a backbone config.
 Writes the mapped backbone (``state_dict`` in the backbone's names, loadable with
 ``init_cfg=dict(type='Pretrained', checkpoint=OUT)``) and OUT's ``.json`` report, and prints
-the report table.
+the report table. With ``--calibration DIR`` the pointwise convs are then refitted by least
+squares to reproduce the seed's outputs on DIR's images (labels unused; see
+``detnas.nas.mapping.refit``), which recovers much of what narrowing or dropping layers loses.
 """
 import argparse
 import os.path as osp
@@ -34,22 +37,34 @@ def parse_args():
     p.add_argument('--min-similarity', type=float, default=0.0)
     p.add_argument('--prefix', default='', help="key prefix, e.g. 'backbone.' for load_from")
     p.add_argument('--rows', type=int, default=None, help='table rows to print (all)')
+    p.add_argument('--calibration', metavar='DIR',
+                   help='images to refit the pointwise convs on (e.g. the training images)')
+    p.add_argument('--calibration-num', type=int, default=64, help='images used')
+    p.add_argument('--calibration-size', type=int, nargs=2, default=(320, 320),
+                   metavar=('H', 'W'), help='resize to this before the refit')
     return p.parse_args()
 
 
 def main():
     args = parse_args()
     from mmengine.config import Config
-    from detnas.nas.mapping import MappingConfig, MappingError, map_weights
+    from detnas.nas.mapping import (MappingConfig, MappingError, calibration_images,
+                                    map_weights, refit_mapping, seed_backbone)
+    from detnas.nas.mapping.spec import build_backbone, init_state_dict
     cfg = Config.fromfile(args.config)
     backbone = cfg.get('model', {}).get('backbone') if 'model' in cfg else cfg.get('backbone')
     if backbone is None:
         raise MappingError(f'{args.config} has neither model.backbone nor backbone')
-    result = map_weights(args.seed, backbone.to_dict() if hasattr(backbone, 'to_dict')
-                         else dict(backbone),
-                         MappingConfig(mode=args.mode, narrow=args.narrow, widen=args.widen,
-                                       deepen=args.deepen, cross_channels=args.cross_channels,
-                                       min_similarity=args.min_similarity))
+    target = build_backbone(backbone.to_dict() if hasattr(backbone, 'to_dict')
+                            else dict(backbone))
+    rules = MappingConfig(mode=args.mode, narrow=args.narrow, widen=args.widen,
+                          deepen=args.deepen, cross_channels=args.cross_channels,
+                          min_similarity=args.min_similarity)
+    result = map_weights(args.seed, target, rules, target_state=init_state_dict(target))
+    if args.calibration:
+        images = calibration_images(args.calibration, args.calibration_num,
+                                    tuple(args.calibration_size))
+        refit_mapping(result, seed_backbone(args.seed), target, images)
     name = osp.splitext(osp.basename(args.config))[0]
     out = args.out or osp.join('work_dirs', 'mapped', f'{name}.pth')
     report = osp.splitext(out)[0] + '.json'

@@ -20,6 +20,7 @@ __all__ = [
 from .agreement import imagenet_logits, load_real_photos, topk_agreement  # noqa: E402
 
 __all__ += ['imagenet_logits', 'load_real_photos', 'topk_agreement']
-from .refit import calibration_images, refit_mapping, refit_pointwise  # noqa: E402
+from .refit import (calibration_images, refit_mapping, refit_pointwise,  # noqa: E402
+                    seed_backbone)
 
-__all__ += ['calibration_images', 'refit_mapping', 'refit_pointwise']
+__all__ += ['calibration_images', 'refit_mapping', 'refit_pointwise', 'seed_backbone']

@@ -1,0 +1,47 @@
+"""tools/analysis/map_weights.py: the ImageNet seed into a narrower, shallower MobileNetV2,
+with and without the least-squares refit on calibration images."""
+import json
+
+import torch
+from helpers import run_tool
+
+from detnas.models.backbones.adapted_mobilenet_v2 import AdaptedMobileNetV2
+
+ARCH = [[1, 16, 1, 1], [4, 24, 2, 2], [6, 24, 2, 2], [6, 48, 3, 2], [6, 96, 3, 1],
+        [4, 160, 2, 2], [6, 320, 1, 1]]
+
+
+def _config(tmp_path):
+    cfg = tmp_path / 'narrow.py'
+    cfg.write_text("custom_imports = dict(imports=['detnas'], allow_failed_imports=False)\n"
+                   f"backbone = dict(type='AdaptedMobileNetV2', arch_setting={ARCH}, "
+                   'out_indices=(2, 4, 6))\n')
+    return str(cfg)
+
+
+def test_map_weights_with_refit(tiny_coco, tmp_path):
+    cfg = _config(tmp_path)
+    plain, refit = tmp_path / 'plain.pth', tmp_path / 'refit.pth'
+    assert run_tool(['tools/analysis/map_weights.py', cfg, '--out', str(plain),
+                     '--rows', '3']).returncode == 0
+    proc = run_tool(['tools/analysis/map_weights.py', cfg, '--out', str(refit), '--rows', '3',
+                     '--calibration', f'{tiny_coco}/train', '--calibration-num', '12',
+                     '--calibration-size', '128', '128'])
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = json.load(open(tmp_path / 'refit.json'))
+    assert report['meta']['refit']['images'] == 12
+    assert report['meta']['refit']['mean_err_after'] < report['meta']['refit']['mean_err_before']
+    refitted = {t['key'] for t in report['tensors'] if t['rule'].endswith('+refit')}
+    assert len(refitted) == report['meta']['refit']['convs'] > 0
+    a = torch.load(plain)['state_dict']
+    b = torch.load(refit)['state_dict']
+    backbone = AdaptedMobileNetV2(arch_setting=ARCH, out_indices=(2, 4, 6))
+    backbone.load_state_dict(b)  # loads as the config's backbone
+    changed = {k for k in a if not torch.equal(a[k], b[k])}
+    assert changed and changed <= refitted  # only refitted weights differ
+
+
+def test_map_weights_refit_with_a_missing_folder_is_a_clear_error(tmp_path):
+    proc = run_tool(['tools/analysis/map_weights.py', _config(tmp_path), '--out',
+                     str(tmp_path / 'x.pth'), '--calibration', str(tmp_path / 'nowhere')])
+    assert proc.returncode == 2 and 'nowhere' in proc.stderr and 'does not exist' in proc.stderr
