@@ -22,6 +22,16 @@ from detnas.utils.experiment import (METRICS, REPO, ensure_demo_data, experiment
                                      mean_std, measure_costs, train_and_test)
 
 
+def named_configs(parser: argparse.ArgumentParser, items) -> dict:
+    """``['NAME=CONFIG', ...]`` -> ``{NAME: CONFIG}``; a parser error for a malformed item
+    or a config file that does not exist."""
+    pairs = [c.split('=', 1) for c in items]
+    bad = [c for c, p in zip(items, pairs) if len(p) != 2 or not osp.isfile(p[1])]
+    if bad:
+        parser.error(f'expected NAME=CONFIG with an existing config file, got {bad}')
+    return dict(pairs)
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('configs', nargs='+', metavar='NAME=CONFIG')
@@ -35,11 +45,7 @@ def parse_args(argv=None):
     parser.add_argument('--tiny', action='store_true',
                         help='pipeline check: 8 generated images, 1 epoch, batch 2')
     args = parser.parse_args(argv)
-    pairs = [c.split('=', 1) for c in args.configs]
-    bad = [c for c, p in zip(args.configs, pairs) if len(p) != 2 or not osp.isfile(p[1])]
-    if bad:
-        parser.error(f'expected NAME=CONFIG with an existing config file, got {bad}')
-    args.configs = dict(pairs)
+    args.configs = named_configs(parser, args.configs)
     if args.tiny:
         args.max_epochs = args.max_epochs or 1
         args.work_dir = args.work_dir.rstrip('/') + '_tiny'

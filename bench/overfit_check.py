@@ -25,6 +25,9 @@ import time
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
+sys.path.insert(0, osp.join(ROOT, 'bench'))
+
+from demo_compare import named_configs  # noqa: E402
 
 from detnas.utils.experiment import (ensure_demo_data, experiment_config,  # noqa: E402
                                      train_and_test)
@@ -39,11 +42,7 @@ def parse_args(argv=None):
     parser.add_argument('--work-dir', default='work_dirs/overfit_check')
     parser.add_argument('--out', default='bench/results/overfit_check')
     args = parser.parse_args(argv)
-    pairs = [c.split('=', 1) for c in args.configs]
-    bad = [c for c, p in zip(args.configs, pairs) if len(p) != 2 or not osp.isfile(p[1])]
-    if bad:
-        parser.error(f'expected NAME=CONFIG with an existing config file, got {bad}')
-    args.configs = dict(pairs)
+    args.configs = named_configs(parser, args.configs)
     return args
 
 
