@@ -2,6 +2,8 @@
 
 Used by the supernet (initialise the largest candidate), the search (every candidate starts
 from the seed) and the export (a searched subnet's checkpoint). See :func:`map_weights`.
+Lossy maps (narrower, shallower, smaller expansion) can then be refitted on unlabeled images
+(:func:`refit_mapping`: least-squares reconstruction of the pointwise convs).
 """
 from .api import MappingConfig, MappingResult, map_weights
 from .cross_family import LayerMatch, extract_layers, map_across_families, match_layers
