@@ -24,13 +24,13 @@ class _Stop(Exception):
     """Ends a forward pass once the conv of interest has been seen."""
 
 
-def _positions(n: int, h: int, w: int, per_image: int, seed: int) -> Tensor:
-    """Flat indices of ``per_image`` random pixels in each of ``n`` (h, w) maps, image-major;
-    the same for a given ``seed``, so seed and target rows line up."""
+def _positions(n: int, hw: int, per_image: int, seed: int) -> Tensor:
+    """Flat indices of ``per_image`` random pixels in each of ``n`` maps of ``hw`` pixels,
+    image-major; the same for a given ``seed``, so seed and target rows line up."""
     gen = torch.Generator().manual_seed(seed)
-    k = min(per_image, h * w)
-    idx = torch.stack([torch.randperm(h * w, generator=gen)[:k] for _ in range(n)])
-    return idx + torch.arange(n)[:, None] * (h * w)
+    k = min(per_image, hw)
+    idx = torch.stack([torch.randperm(hw, generator=gen)[:k] for _ in range(n)])
+    return idx + torch.arange(n)[:, None] * hw
 
 
 def _pointwise(module: nn.Module, key: str) -> Optional[nn.Conv2d]:
@@ -76,7 +76,7 @@ def _sampled_rows(model: nn.Module, convs: Dict[str, nn.Module], images: Tensor,
     for key, parts in chunks.items():
         flat = torch.cat(parts)  # (N, H*W, C)
         n, hw, c = flat.shape
-        pix = _positions(n, hw, 1, pixels, seeds[key])
+        pix = _positions(n, hw, pixels, seeds[key])
         rows[key], sizes[key] = flat.reshape(-1, c)[pix.flatten()].double(), hw
     return rows, sizes
 
@@ -142,8 +142,8 @@ def refit_pointwise(seed: nn.Module, target: nn.Module, channel_maps: Dict[str, 
             jobs[t_key] = (t_conv, s_conv, rows, out_index[rows])
     seeds = {k: seed_rng * 100003 + i for i, k in enumerate(jobs)}
     seed_convs = {k: job[1] for k, job in jobs.items()}
-    seed_rows, seed_pixels = _sampled_rows(seed, seed_convs, images, batch, 'output', pixels_per_image,
-                              seeds)
+    seed_rows, seed_pixels = _sampled_rows(seed, seed_convs, images, batch, 'output',
+                                           pixels_per_image, seeds)
     stats = {}
     for t_key, (t_conv, _, rows, seed_channels) in jobs.items():
         x, pixels = _sampled_rows(target, {t_key: t_conv}, images, batch, 'input',
