@@ -35,9 +35,7 @@ def parse_args():
 def main():
     args = parse_args()
     import detnas  # noqa: F401
-    import torch
-    from detnas.datasets.converters import unwrap_state_dict
-    from detnas.utils.checkpoint import CheckpointMismatchError, compare_state_dicts
+    from detnas.utils.checkpoint import load_checked_state_dict
     from detnas.utils.config import (build_runner, default_work_dir, load_config,
                                      prepare_runtime)
     from detnas.utils.errors import DetnasInputError
@@ -53,16 +51,7 @@ def main():
         cfg.test_evaluator.outfile_prefix = args.json_prefix
     prepare_runtime(cfg)
     runner = build_runner(cfg, args.config)
-    try:
-        state = unwrap_state_dict(torch.load(args.checkpoint, map_location='cpu',
-                                             weights_only=False))
-    except Exception as e:
-        raise DetnasInputError(f'cannot read checkpoint {args.checkpoint!r}: {e}') from e
-    mismatch = compare_state_dicts(runner.model.state_dict(), state)
-    if mismatch:
-        raise CheckpointMismatchError(
-            f'checkpoint {args.checkpoint!r} does not fit the model of {args.config!r}:\n'
-            f'{mismatch.describe()}')
+    load_checked_state_dict(runner.model, args.checkpoint, args.config)
     metrics = runner.test()
     if runner.rank == 0:
         os.makedirs(cfg.work_dir, exist_ok=True)

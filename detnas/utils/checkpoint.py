@@ -2,7 +2,7 @@
 from dataclasses import dataclass, field
 from typing import Dict, List, Tuple
 
-from torch import Tensor
+from torch import Tensor, nn
 
 from .errors import DetnasInputError
 
@@ -58,3 +58,38 @@ def compare_state_dicts(model_sd: Dict[str, Tensor], ckpt_sd: Dict[str, Tensor]
         if k in ckpt_sd and keep(k) and tuple(v.shape) != tuple(ckpt_sd[k].shape):
             result.shape.append((k, tuple(v.shape), tuple(ckpt_sd[k].shape)))
     return result
+
+
+def load_checked_state_dict(model: nn.Module, path: str, config_path: str
+                            ) -> Dict[str, Tensor]:
+    """Reads a detector checkpoint and checks that it fits ``model`` key by key.
+
+    Args:
+        model: the model built from ``config_path``.
+        path: the checkpoint (a runner checkpoint or a bare state dict).
+        config_path: named in the error messages.
+
+    Returns:
+        The checkpoint's state dict (not loaded into ``model``).
+
+    Raises:
+        DetnasInputError: the file is missing or unreadable.
+        CheckpointMismatchError: keys or shapes differ; the message lists them.
+    """
+    import os.path as osp
+
+    import torch
+
+    from ..datasets.converters import unwrap_state_dict
+    if not osp.isfile(path):
+        raise DetnasInputError(f'checkpoint {path!r} does not exist')
+    try:
+        state = unwrap_state_dict(torch.load(path, map_location='cpu', weights_only=False))
+    except Exception as e:
+        raise DetnasInputError(f'cannot read checkpoint {path!r}: {e}') from e
+    mismatch = compare_state_dicts(model.state_dict(), state)
+    if mismatch:
+        raise CheckpointMismatchError(
+            f'checkpoint {path!r} does not fit the model of {config_path!r}:\n'
+            f'{mismatch.describe()}')
+    return state

@@ -1,0 +1,126 @@
+"""What did an SA-FPN learn? The mean scale-attention matrix of a trained detector.
+
+    python tools/analysis/safpn_attention.py CONFIG CHECKPOINT [--num-images 32]
+        [--split val] [--out work_dirs/safpn_attention/NAME] [--cfg-options k=v ...]
+
+Runs the detector's backbone and SA-FPN neck on images of the config's val (or train)
+split, records the scale-attention weights (``SAFPN.scale_attention``) and reports, for
+every output level, the mean weight given to every input level (mean over images, and over
+channels in ``'channel'`` mode) with its spread over images. A uniform matrix (every entry
+``1 / L``) means the neck still averages all scales as it did at initialisation; FPN's
+top-down sum corresponds to weight only on the same and coarser levels.
+
+Writes ``OUT.json`` (matrix, spread, images used) and ``OUT.png`` (heatmap), and prints the
+matrix.
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import sys
+
+from mmengine.config import DictAction
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    p.add_argument('config', help='detector config with an SAFPN neck')
+    p.add_argument('checkpoint', help='trained detector checkpoint')
+    p.add_argument('--num-images', type=int, default=32, help='images to average over')
+    p.add_argument('--split', choices=('val', 'train'), default='val',
+                   help="which of the config's dataloaders supplies the images")
+    p.add_argument('--out', help='output prefix (default: work_dirs/safpn_attention/<ckpt dir>)')
+    p.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config keys')
+    args = p.parse_args(argv)
+    if args.num_images < 1:
+        p.error(f'--num-images must be at least 1, got {args.num_images}')
+    return args
+
+
+def attention_weights(model, batches):
+    """Scale-attention weights of every image, shape (N, L_out, L_in), channels averaged.
+
+    Args:
+        model: a detector whose neck is an :class:`~detnas.models.necks.SAFPN` with scale
+            attention.
+        batches: collated batches (``data_preprocessor`` input format).
+    """
+    import torch
+    captured = []
+    hook = model.neck.scale_attention.register_forward_hook(
+        lambda module, inputs, output: captured.append(output.mean(dim=3)))
+    try:
+        with torch.no_grad():
+            for batch in batches:
+                model.extract_feat(model.data_preprocessor(batch, False)['inputs'])
+    finally:
+        hook.remove()
+    return torch.cat(captured)
+
+
+def plot(matrix, out_png: str, title: str) -> None:
+    """Heatmap of the (L_out, L_in) mean-weight matrix."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    n_out, n_in = matrix.shape
+    fig, ax = plt.subplots(figsize=(1.1 * n_in + 2, 1.0 * n_out + 1.5))
+    im = ax.imshow(matrix, vmin=0, vmax=1, cmap='viridis')
+    for i in range(n_out):
+        for j in range(n_in):
+            ax.text(j, i, f'{matrix[i, j]:.2f}', ha='center', va='center',
+                    color='white' if matrix[i, j] < 0.6 else 'black')
+    ax.set_xticks(range(n_in), [f'in L{j}' for j in range(n_in)])
+    ax.set_yticks(range(n_out), [f'out L{i}' for i in range(n_out)])
+    ax.set_xlabel('input level (0 = finest)')
+    ax.set_title(title, fontsize=9)
+    fig.colorbar(im, ax=ax, fraction=0.046)
+    fig.tight_layout()
+    fig.savefig(out_png, dpi=120)
+    plt.close(fig)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    from detnas.nas.candidate_eval import load_batches
+    from detnas.utils.checkpoint import load_checked_state_dict
+    from detnas.utils.config import build_detector, load_config
+    from detnas.utils.errors import DetnasInputError
+    cfg = load_config(args.config, args.cfg_options)
+    if cfg.model.get('neck', {}).get('type') != 'SAFPN':
+        raise DetnasInputError(f'{args.config}: model.neck.type is '
+                               f'{cfg.model.get("neck", {}).get("type")!r}, not SAFPN')
+    model = build_detector(cfg)
+    if model.neck.scale_attention is None:
+        raise DetnasInputError(f'{args.config}: the SAFPN neck has a single fused level, so '
+                               'there is no scale attention to report')
+    model.load_state_dict(load_checked_state_dict(model, args.checkpoint, args.config))
+    batches, _ = load_batches(cfg[f'{args.split}_dataloader'].dataset, batch_size=8,
+                              num_images=args.num_images)
+    weights = attention_weights(model, batches)
+    mean, spread = weights.mean(dim=0), weights.std(dim=0) if len(weights) > 1 else None
+    out = args.out or osp.join('work_dirs', 'safpn_attention',
+                               osp.basename(osp.dirname(osp.abspath(args.checkpoint))))
+    os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
+    result = dict(config=args.config, checkpoint=args.checkpoint, split=args.split,
+                  images=len(weights), mode=model.neck.scale_attention.mode,
+                  mean=mean.tolist(), std=None if spread is None else spread.tolist(),
+                  uniform=1.0 / mean.shape[1])
+    with open(out + '.json', 'w') as f:
+        json.dump(result, f, indent=1)
+    plot(mean.numpy(), out + '.png', f'SA-FPN scale attention, mean over {len(weights)} '
+         f'{args.split} images\n{osp.basename(args.checkpoint)}')
+    print(f'mean scale-attention weights over {len(weights)} {args.split} images '
+          f'(rows: output level, columns: input level, 0 = finest; uniform = '
+          f'{result["uniform"]:.3f}):')
+    for i, row in enumerate(mean.tolist()):
+        print(f'  out L{i}: ' + '  '.join(f'{v:.3f}' for v in row))
+    print(f'wrote {out}.json and {out}.png')
+    return result
+
+
+if __name__ == '__main__':
+    from detnas.utils.cli import run_tool
+    run_tool(main)
