@@ -37,16 +37,20 @@ VARIANTS = {
     'safpn': '{det}_mbv2_safpn_demo.py',
     'seqhead': '{det}_mbv2_fpn_seqhead_demo.py',
     'both': '{det}_mbv2_safpn_seqhead_demo.py',
+    'safpn_topdown': '{det}_mbv2_safpn_topdown_demo.py',
 }
+DEFAULT_VARIANTS = ('baseline', 'safpn', 'seqhead', 'both')
 VARIANT_LABELS = dict(baseline='FPN + parallel head', safpn='+SA-FPN', seqhead='+Seq-Head',
-                      both='+SA-FPN +Seq-Head')
+                      both='+SA-FPN +Seq-Head', safpn_topdown='+SA-FPN (top-down init)')
 METRICS = ('AP', 'AP50', 'AP75', 'AP_s', 'AP_m', 'AP_l')
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--detectors', nargs='+', choices=DETECTORS, default=list(DETECTORS))
-    parser.add_argument('--variants', nargs='+', choices=list(VARIANTS), default=list(VARIANTS))
+    parser.add_argument('--variants', nargs='+', choices=list(VARIANTS),
+                        default=list(DEFAULT_VARIANTS),
+                        help='the paper\'s four by default; safpn_topdown is our follow-up')
     parser.add_argument('--seeds', nargs='+', type=int, default=None,
                         help='training seeds (default 0 1 2; 0 with --tiny)')
     parser.add_argument('--max-epochs', type=int, default=None,

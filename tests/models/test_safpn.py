@@ -1,4 +1,6 @@
 """SAFPN: interface parity with mmdet's FPN, scale attention, FPN reproduction, cost."""
+import math
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -6,7 +8,7 @@ from mmdet.models.necks import FPN
 from mmdet.registry import MODELS
 
 import detnas  # noqa: F401  registers SAFPN
-from detnas.models.necks.safpn import SAFPN, ScaleAttention
+from detnas.models.necks.safpn import FINER_LEVEL_LOGIT, SAFPN, ScaleAttention
 
 
 def count(module):
@@ -176,6 +178,23 @@ def test_attention_weights_sum_to_one(mode):
     assert not torch.allclose(weights[0], weights[1])
 
 
+@pytest.mark.parametrize('mode', ['level', 'channel'])
+def test_top_down_init_starts_from_fpns_mix(mode):
+    """attention_init='top_down': output level i weighs itself and the coarser levels
+    equally, each finer level exp(FINER_LEVEL_LOGIT) times less, for every input."""
+    safpn = SAFPN([8, 8, 8, 8], 8, 4, attention=mode, attention_init='top_down')
+    safpn.init_weights()
+    attn = safpn.scale_attention
+    weights = attn(pyramid([8] * 4, (32, 32), batch=2))
+    small = math.exp(FINER_LEVEL_LOGIT)
+    for i in range(4):
+        coarse = 1.0 / ((4 - i) + i * small)
+        expected = torch.tensor([small * coarse] * i + [coarse] * (4 - i))
+        got = weights[:, i].permute(0, 2, 1)  # (B, K, L_in)
+        torch.testing.assert_close(got, expected.expand_as(got))
+        assert got[..., i:].sum(dim=-1).min() > 0.94  # almost all weight on FPN's levels
+
+
 def test_attention_receives_gradient():
     safpn = SAFPN([8, 16, 32], 8, 5, add_extra_convs='on_output', attention='channel')
     safpn.init_weights()
@@ -188,6 +207,7 @@ def test_attention_receives_gradient():
 @pytest.mark.parametrize('kwargs, match', [
     (dict(add_extra_convs='on_top'), 'add_extra_convs'),
     (dict(attention='spatial'), 'attention mode'),
+    (dict(attention_init='fpn'), 'attention init'),
     (dict(downsample='bilinear'), 'downsample'),
     (dict(num_outs=2), 'num_outs'),
     (dict(start_level=3), 'start_level'),

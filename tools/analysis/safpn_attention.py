@@ -1,10 +1,10 @@
 """What did an SA-FPN learn? The mean scale-attention matrix of a trained detector.
 
     python tools/analysis/safpn_attention.py CONFIG CHECKPOINT [--num-images 32]
-        [--split val] [--out work_dirs/safpn_attention/NAME] [--cfg-options k=v ...]
+        [--split test] [--out work_dirs/safpn_attention/NAME] [--cfg-options k=v ...]
 
-Runs the detector's backbone and SA-FPN neck on images of the config's val (or train)
-split, records the scale-attention weights (``SAFPN.scale_attention``) and reports, for
+Runs the detector's backbone and SA-FPN neck on images of the config's test (or val,
+train) split, records the scale-attention weights (``SAFPN.scale_attention``) and reports, for
 every output level, the mean weight given to every input level (mean over images, and over
 channels in ``'channel'`` mode) with its spread over images. A uniform matrix (every entry
 ``1 / L``) means the neck still averages all scales as it did at initialisation; FPN's
@@ -29,7 +29,7 @@ def parse_args(argv=None):
     p.add_argument('config', help='detector config with an SAFPN neck')
     p.add_argument('checkpoint', help='trained detector checkpoint')
     p.add_argument('--num-images', type=int, default=32, help='images to average over')
-    p.add_argument('--split', choices=('val', 'train'), default='val',
+    p.add_argument('--split', choices=('test', 'val', 'train'), default='test',
                    help="which of the config's dataloaders supplies the images")
     p.add_argument('--out', help='output prefix (default: work_dirs/safpn_attention/<ckpt dir>)')
     p.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config keys')
@@ -97,7 +97,11 @@ def main(argv=None):
         raise DetnasInputError(f'{args.config}: the SAFPN neck has a single fused level, so '
                                'there is no scale attention to report')
     model.load_state_dict(load_checked_state_dict(model, args.checkpoint, args.config))
-    batches, _ = load_batches(cfg[f'{args.split}_dataloader'].dataset, batch_size=8,
+    loader = cfg.get(f'{args.split}_dataloader')
+    if not loader:
+        raise DetnasInputError(f'{args.config} has no {args.split}_dataloader; pick another '
+                               '--split')
+    batches, _ = load_batches(loader.dataset, batch_size=8,
                               num_images=args.num_images)
     weights = attention_weights(model, batches)
     mean, spread = weights.mean(dim=0), weights.std(dim=0) if len(weights) > 1 else None

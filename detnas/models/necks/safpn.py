@@ -36,6 +36,10 @@ from torch import Tensor, nn
 from mmdet.registry import MODELS
 
 ATTENTION_MODES = ('level', 'channel')
+ATTENTION_INITS = ('uniform', 'top_down')
+# initial logit of a finer input level under ``attention_init='top_down'``: its weight starts
+# near zero (about 2 % of a coarser level's) but still receives gradient
+FINER_LEVEL_LOGIT = -4.0
 DOWNSAMPLE_MODES = ('max', 'avg')
 EXTRA_CONV_SOURCES = ('on_input', 'on_lateral', 'on_output')
 
@@ -49,6 +53,9 @@ class ScaleAttention(BaseModule):
         mode: ``'level'`` gives one weight per (output, input) level pair; ``'channel'`` gives
             one weight per (output, input, channel).
         hidden_channels: width of the MLP's hidden layer.
+        init: starting weights, the same for every input: ``'uniform'`` (every level
+            ``1 / L``) or ``'top_down'`` (output level ``i`` mixes itself and the coarser
+            levels equally and the finer ones hardly at all, like FPN's top-down sum).
         init_cfg: mmengine init config.
     """
 
@@ -57,26 +64,40 @@ class ScaleAttention(BaseModule):
                  channels: int,
                  mode: str = 'level',
                  hidden_channels: int = 16,
+                 init: str = 'uniform',
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
         if mode not in ATTENTION_MODES:
             raise ValueError(f'attention mode must be one of {ATTENTION_MODES}, got {mode!r}')
+        if init not in ATTENTION_INITS:
+            raise ValueError(f'attention init must be one of {ATTENTION_INITS}, got {init!r}')
         if num_levels < 1 or channels < 1 or hidden_channels < 1:
             raise ValueError('num_levels, channels and hidden_channels must be positive, got '
                              f'{num_levels}, {channels}, {hidden_channels}')
         self.num_levels = num_levels
         self.channels = channels
         self.mode = mode
+        self.init = init
         self.weight_channels = channels if mode == 'channel' else 1
         self.squeeze = nn.Linear(num_levels * channels, hidden_channels)
         self.excite = nn.Linear(hidden_channels,
                                 num_levels * num_levels * self.weight_channels)
 
     def init_weights(self) -> None:
-        """Default init for the hidden layer; a zero last layer gives uniform weights."""
+        """Default init for the hidden layer; the last layer's weight is zero, so the
+        starting weights are the softmax of its bias, set by ``init``."""
         super().init_weights()
         nn.init.zeros_(self.excite.weight)
-        nn.init.zeros_(self.excite.bias)
+        with torch.no_grad():
+            self.excite.bias.copy_(self.initial_logits().flatten())
+
+    def initial_logits(self) -> Tensor:
+        """The (L_out, L_in, K) logits the attention starts from."""
+        logits = torch.zeros(self.num_levels, self.num_levels, self.weight_channels)
+        if self.init == 'top_down':
+            for i in range(self.num_levels):
+                logits[i, :i] = FINER_LEVEL_LOGIT
+        return logits
 
     def forward(self, feats: Sequence[Tensor]) -> Tensor:
         """Computes the weights.
@@ -121,6 +142,9 @@ class SAFPN(BaseModule):
             channel too).
         attention_hidden_channels: hidden width of the attention MLP; by default
             ``max(out_channels // 8, 4)``.
+        attention_init: ``'uniform'`` (every output level starts as the mean of all levels)
+            or ``'top_down'`` (it starts as the mean of itself and the coarser levels, FPN's
+            top-down path up to a scale); see :class:`ScaleAttention`.
         downsample: ``'max'`` or ``'avg'``: adaptive pooling used to shrink finer levels.
         share_fpn_conv: one 3x3 output conv shared by the fused levels (fewer parameters
             than FPN); ``False`` gives one per level (FPN's count plus the attention MLP).
@@ -142,6 +166,7 @@ class SAFPN(BaseModule):
                  upsample_cfg: Optional[dict] = None,
                  attention: str = 'level',
                  attention_hidden_channels: Optional[int] = None,
+                 attention_init: str = 'uniform',
                  downsample: str = 'max',
                  share_fpn_conv: bool = True,
                  init_cfg: Union[dict, List[dict]] = dict(
@@ -199,7 +224,8 @@ class SAFPN(BaseModule):
         self.scale_attention = None
         if num_fused > 1:
             hidden = attention_hidden_channels or max(out_channels // 8, 4)
-            self.scale_attention = ScaleAttention(num_fused, out_channels, attention, hidden)
+            self.scale_attention = ScaleAttention(num_fused, out_channels, attention, hidden,
+                                                  init=attention_init)
 
         self.extra_convs = nn.ModuleList()
         extra_levels = num_outs - num_fused
