@@ -1,12 +1,19 @@
 """Does the adaptation search pay off, and what does it cost?
 
 Runs the search once (``tools/search.py CONFIG --seed SEARCH_SEED``, timed), then fine-tunes
-the chosen architecture (its exported config and checkpoint) and the seed detector (the
-search config's base) on the same schedule for several training seeds, and evaluates both on
-the demo val split.
+on the same schedule, for several training seeds, and evaluates on the demo val split:
+
+* ``seed``: the seed detector (the search config's base) from its ImageNet weights;
+* ``adapted``: the chosen architecture from its exported checkpoint (sliced from the
+  supernet, so backbone, neck and head have had the supernet's detection training);
+* ``seed_warm`` (the control, ``--no-control`` skips it): the *seed* architecture sliced
+  from the same supernet. ``adapted`` vs ``seed_warm`` is the architecture's effect;
+  ``seed_warm`` vs ``seed`` is the supernet training's.
 
     python bench/adaptation.py [--config configs/search/retinanet_mbv2_search_demo.py]
-        [--seeds 0 1 2] [--search-seed 0] [--work-dir work_dirs/adaptation]
+        [--seed-config configs/baselines/retinanet_mbv2_fpn_demo.py] [--seeds 0 1 2]
+        [--search-seed 0] [--work-dir work_dirs/adaptation] [--out bench/results]
+        [--no-control]
 
 Writes ``bench/results/adaptation.{json,md}`` (``ap_seed``, ``ap_adapted``, ``flops_seed``,
 ``flops_adapted``, per-seed values, params, latency) and ``bench/results/search_cost.{json,md}``
@@ -32,6 +39,8 @@ from detnas.utils.experiment import ensure_demo_data, search_and_export  # noqa:
 
 DEFAULT_CONFIG = 'configs/search/retinanet_mbv2_search_demo.py'
 SEED_CONFIG = 'configs/baselines/retinanet_mbv2_fpn_demo.py'
+ARMS = dict(seed='seed (ImageNet weights)', adapted='adapted (chosen arch, supernet weights)',
+            seed_warm='control: seed arch, supernet weights')
 
 
 def parse_args(argv=None):
@@ -45,6 +54,9 @@ def parse_args(argv=None):
     parser.add_argument('--work-dir', default='work_dirs/adaptation')
     parser.add_argument('--data-root', default='data/demo_coco')
     parser.add_argument('--out', default='bench/results')
+    parser.add_argument('--no-control', dest='control', action='store_false',
+                        help='skip the control arm (the seed arch with the supernet\'s weights, '
+                        'seed_arch.py of the search)')
     return parser.parse_args(argv)
 
 
@@ -58,10 +70,16 @@ def main(argv=None):
                                 echo=True)
     load = dict(before=load_before, after=os.getloadavg()[0])
     chosen = summary['chosen_config']
+    arms = [f'seed={args.seed_config}', f'adapted={chosen}']
+    control = summary.get('exported_seed_arch', {}).get('config')
+    if args.control and control:
+        arms.append(f'seed_warm={control}')
+    elif args.control:
+        print('[adaptation] this search exported no seed_arch.py (made before the control '
+              'existed): no seed_warm arm; rerun tools/search.py --resume to export it')
     compared = demo_compare.main(
-        [f'seed={args.seed_config}', f'adapted={chosen}', '--seeds', *map(str, args.seeds),
-         '--data-root', data_root, '--work-dir', args.work_dir,
-         '--out', osp.join(args.work_dir, 'compare')])
+        [*arms, '--seeds', *map(str, args.seeds), '--data-root', data_root,
+         '--work-dir', args.work_dir, '--out', osp.join(args.work_dir, 'compare')])
     rows = {row['name']: row for row in compared['rows']}
     adaptation = dict(
         data='demo (generated) — not COCO', command=' '.join(['python', *sys.argv]),
@@ -69,10 +87,10 @@ def main(argv=None):
         search_seed=args.search_seed, chosen_arch=summary['chosen']['arch'],
         heldout_map=dict(seed=summary['seed_arch']['metrics'].get('bbox_mAP'),
                          chosen=summary['chosen']['metrics'].get('bbox_mAP')),
-        note=('the adapted arm starts from the supernet checkpoint sliced for the chosen '
-              'architecture (backbone, neck and head were trained on the search split during '
-              'the supernet phase); the seed arm from the ImageNet seed'))
-    for arm in ('seed', 'adapted'):
+        note=('the adapted and seed_warm arms start from the supernet checkpoint sliced for '
+              'their architecture (backbone, neck and head were trained on the search split '
+              'during the supernet phase); the seed arm from the ImageNet seed'))
+    for arm in [a for a in ARMS if a in rows]:
         row = rows[arm]
         adaptation.update({f'ap_{arm}': row['AP'], f'ap_{arm}_std': row['AP_std'],
                            f'ap_{arm}_per_seed': row['AP_per_seed'],
@@ -106,9 +124,9 @@ def adaptation_md(r: dict) -> str:
              f"search seed {r['search_seed']}.", '',
              '| backbone | AP | per seed | AP_s | params (M) | GFLOPs | latency (ms) | '
              'train (s) |', '|---|---|---|---|---|---|---|---|']
-    for arm in ('seed', 'adapted'):
+    for arm in [a for a in ARMS if f'ap_{a}' in r]:
         lines.append(
-            f"| {arm} | {pct(r[f'ap_{arm}'])} ± {pct(r[f'ap_{arm}_std'])} | "
+            f"| {ARMS[arm]} | {pct(r[f'ap_{arm}'])} ± {pct(r[f'ap_{arm}_std'])} | "
             f"{', '.join(pct(v) for v in r[f'ap_{arm}_per_seed'])} | {pct(r[f'ap_s_{arm}'])} | "
             f"{r[f'params_{arm}'] / 1e6:.2f} | {r[f'gflops_{arm}']:.2f} | "
             f"{r[f'latency_ms_{arm}']:.1f} | {r[f'train_s_{arm}']:.0f} |")

@@ -17,8 +17,11 @@ Steps (outputs under ``<work_dir>/search/``):
    seed arch is in the initial population.
 5. **Outputs** (rank 0): ``pareto.json/csv/png``; the chosen arch -- the highest held-out
    ``bbox_mAP`` among the feasible front members (ties: fewer FLOPs) -- exported as
-   ``chosen.py`` / ``chosen.pth`` / ``chosen.yaml``; ``latency_check.json`` (Spearman of
-   predicted vs measured whole-backbone latency); ``search_summary.json``.
+   ``chosen.py`` / ``chosen.pth`` / ``chosen.yaml``; the seed arch with the supernet's
+   weights as ``seed_arch.py`` / ``.pth`` / ``.yaml`` (a control: fine-tuned beside the
+   chosen one, it tells the architecture's gain from the supernet training's);
+   ``latency_check.json`` (Spearman of predicted vs measured whole-backbone latency);
+   ``search_summary.json``.
 """
 import copy
 import logging
@@ -455,6 +458,11 @@ def _write_outputs(search_dir, supernet_cfg, space, settings, table, evaluator, 
     evaluator.calibrate(chosen_arch)
     export = export_subnet(supernet_cfg, chosen_arch, search_dir, model=evaluator.model,
                            name='chosen')
+    # the seed architecture with the supernet's weights: the control that separates what the
+    # chosen architecture brings from what the supernet's detection training brings
+    evaluator.calibrate(space.seed_arch())
+    seed_export = export_subnet(supernet_cfg, space.seed_arch(), search_dir,
+                                model=evaluator.model, name='seed_arch')
     backbone_cfg = supernet_cfg.model.backbone.to_dict()
 
     # latency predictor check on a handful of whole backbones
@@ -477,6 +485,8 @@ def _write_outputs(search_dir, supernet_cfg, space, settings, table, evaluator, 
                     'FLOPs',
         exported=dict(config=export.config, checkpoint=export.checkpoint,
                       arch_yaml=export.arch_yaml),
+        exported_seed_arch=dict(config=seed_export.config, checkpoint=seed_export.checkpoint,
+                                arch_yaml=seed_export.arch_yaml),
         timings=timings)
     atomic_write_json(osp.join(search_dir, 'search_summary.json'), summary)
     log(f'search: chosen arch: held-out bbox_mAP {chosen.metrics["bbox_mAP"]:.4f} '

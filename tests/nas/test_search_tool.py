@@ -11,6 +11,7 @@ from detnas.nas.space import SearchSpace, load_arch_yaml
 
 CFG = 'tests/configs/retinanet_mbv2_search_tiny.py'
 OUTPUTS = ('pareto.json', 'pareto.csv', 'pareto.png', 'chosen.yaml', 'chosen.py', 'chosen.pth',
+           'seed_arch.yaml', 'seed_arch.py', 'seed_arch.pth',
            'latency_check.json', 'latency_table.json', 'search_state.json',
            'search_summary.json', 'split/heldout.json', 'split/search_train.json',
            'supernet/epoch_1.pth')
@@ -98,20 +99,24 @@ def test_search_writes_every_output(searched, tiny_coco):
 def test_exported_subnet_scores_the_same_and_fine_tunes(searched, tiny_coco, tmp_path):
     work, _ = searched
     out = osp.join(work, 'search')
-    chosen = _json(osp.join(out, 'pareto.json'))['chosen']
+    summary = _json(osp.join(out, 'search_summary.json'))
     heldout = osp.join(out, 'split', 'heldout.json')
-    # the standalone exported detector on the held-out split gives the AP the search stored
-    proc = run_tool(['tools/test.py', osp.join(out, 'chosen.py'), osp.join(out, 'chosen.pth'),
-                     '--work-dir', str(tmp_path / 'test'), '--cfg-options',
-                     *tiny_data_options(tiny_coco),
-                     f'test_dataloader.dataset.ann_file={heldout}',
-                     'test_dataloader.dataset.data_prefix.img=train/',
-                     f'test_evaluator.ann_file={heldout}'])
-    _ok(proc)
-    got = _json(str(tmp_path / 'test' / 'test_metrics.json'))
-    got = {k.split('/')[-1]: v for k, v in got.items()}
-    for key in ('bbox_mAP', 'bbox_mAP_50'):
-        assert got[key] == pytest.approx(chosen['metrics'][key], abs=1e-3), (key, got)
+    assert load_arch_yaml(osp.join(out, 'seed_arch.yaml'), _space()) == _space().seed_arch()
+    # each standalone exported detector (the chosen arch; the seed arch with the supernet's
+    # weights) gives on the held-out split the AP the search stored for it
+    for name, stored in (('chosen', summary['chosen']['metrics']),
+                         ('seed_arch', summary['seed_arch']['metrics'])):
+        proc = run_tool(['tools/test.py', osp.join(out, f'{name}.py'),
+                         osp.join(out, f'{name}.pth'), '--work-dir', str(tmp_path / name),
+                         '--cfg-options', *tiny_data_options(tiny_coco),
+                         f'test_dataloader.dataset.ann_file={heldout}',
+                         'test_dataloader.dataset.data_prefix.img=train/',
+                         f'test_evaluator.ann_file={heldout}'])
+        _ok(proc)
+        got = _json(str(tmp_path / name / 'test_metrics.json'))
+        got = {k.split('/')[-1]: v for k, v in got.items()}
+        for key in ('bbox_mAP', 'bbox_mAP_50'):
+            assert got[key] == pytest.approx(stored[key], abs=1e-3), (name, key, got)
 
     proc = run_tool(['tools/train.py', osp.join(out, 'chosen.py'), '--work-dir',
                      str(tmp_path / 'ft'), '--cfg-options', *tiny_data_options(tiny_coco)])
