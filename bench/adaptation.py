@@ -10,8 +10,8 @@ on the same schedule, for several training seeds, and evaluates on the demo val 
   from the same supernet. ``adapted`` vs ``seed_warm`` is the architecture's effect;
   ``seed_warm`` vs ``seed`` is the supernet training's.
 
-    python bench/adaptation.py [--config configs/search/retinanet_mbv2_search_demo.py]
-        [--seed-config configs/baselines/retinanet_mbv2_fpn_demo.py] [--seeds 0 1 2]
+    python bench/adaptation.py [--config configs/search/gfocalv2_mbv2_search_demo.py]
+        [--seed-config configs/giraffedet/mbv2_fpn_gfocalv2_demo.py] [--seeds 0 1 2]
         [--search-seed 0] [--work-dir work_dirs/adaptation] [--out bench/results]
         [--no-control]
 
@@ -20,7 +20,7 @@ Writes ``bench/results/adaptation.{json,md}`` (``ap_seed``, ``ap_adapted``, ``fl
 (``ratio`` = wall time of the whole search / mean wall time of one fine-tune measured here,
 both times, the search's phase timings, the load average while it ran). A finished search
 (``search_summary.json``) and finished fine-tunes (``record.json``) are reused; the seed
-arm's runs can be reused from ``bench/demo_baseline.py`` by linking them as
+arm's runs can be reused from ``bench/demo_compare.py`` by linking them as
 ``WORK_DIR/seed_seed{S}``. Results are on generated demo data, not COCO.
 """
 import argparse
@@ -37,8 +37,8 @@ import demo_compare  # noqa: E402
 
 from detnas.utils.experiment import ensure_demo_data, search_and_export  # noqa: E402
 
-DEFAULT_CONFIG = 'configs/search/retinanet_mbv2_search_demo.py'
-SEED_CONFIG = 'configs/baselines/retinanet_mbv2_fpn_demo.py'
+DEFAULT_CONFIG = 'configs/search/gfocalv2_mbv2_search_demo.py'
+SEED_CONFIG = 'configs/giraffedet/mbv2_fpn_gfocalv2_demo.py'
 ARMS = dict(seed='seed (ImageNet weights)', adapted='adapted (chosen arch, supernet weights)',
             seed_warm='control: seed arch, supernet weights')
 

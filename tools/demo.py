@@ -2,7 +2,7 @@
 """The main job on the embedded default: demo data -> seed detector -> backbone adaptation
 search -> fine-tune the chosen architecture -> COCO eval of both.
 
-    python tools/demo.py [--config configs/search/retinanet_mbv2_search_demo.py]
+    python tools/demo.py [--config configs/search/gfocalv2_mbv2_search_demo.py]
         [--data-root data/demo_coco] [--work-dir work_dirs/demo] [--seed 0] [--no-search]
         [--force]
 
@@ -20,7 +20,7 @@ import os
 import os.path as osp
 import time
 
-DEFAULT_CONFIG = 'configs/search/retinanet_mbv2_search_demo.py'
+DEFAULT_CONFIG = 'configs/search/gfocalv2_mbv2_search_demo.py'
 METRIC_KEYS = ('AP', 'AP50', 'AP75', 'AP_s', 'AP_m', 'AP_l')
 
 
