@@ -45,10 +45,11 @@ from .candidate_cost import (CandidateCost, latency_cases, layer_factory, missin
 from .evolution import (Constraint, EvolutionConfig, EvolutionSearch, Genome,
                         evaluate_on_ranks, write_pareto)
 from .evolution.state import atomic_write_json
+from .export import space_of
 from .heldout_split import HeldoutSplit, split_train_annotations
 from .latency import LatencyTable, check_predictor
 from .search_settings import SearchSettings
-from .space import SKIP, Arch, SearchSpace
+from .space import Arch, StagedSearchSpace
 from .supernet_config import build_supernet_config
 
 COST_METRICS = ('flops', 'params', 'latency_ms')
@@ -181,17 +182,7 @@ def parse_constraints(texts: List[str], seed_cost: Dict[str, float]) -> List[Con
     return out
 
 
-def cheapest_arch(space: SearchSpace) -> Arch:
-    """The arch with the fewest FLOPs/params: smallest choices, every skippable layer
-    skipped."""
-    arch = space.smallest()
-    for st_arch, st in zip(arch['stages'], space.stages):
-        if st.allow_skip:
-            st_arch['layers'] = st_arch['layers'][:1] + [dict(op=SKIP)] * (st_arch['depth'] - 1)
-    return space.validate(arch)
-
-
-def check_constraints_reachable(constraints: List[Constraint], space: SearchSpace,
+def check_constraints_reachable(constraints: List[Constraint], space: StagedSearchSpace,
                                 cost: CandidateCost) -> None:
     """Fails early (before any training) when no arch of the space can meet a constraint:
     an upper bound below the cheapest arch or a lower bound above the largest.
@@ -199,7 +190,7 @@ def check_constraints_reachable(constraints: List[Constraint], space: SearchSpac
     Raises:
         DetnasInputError: naming the constraint and the best value the space reaches.
     """
-    cheap, large = cost(cheapest_arch(space)), cost(space.largest())
+    cheap, large = cost(space.cheapest()), cost(space.largest())
     for c in constraints:
         best = cheap if c.op == '<=' else large
         if c.violation(best) > 0:
@@ -235,7 +226,7 @@ def choose(front) -> Any:
                                         tuple(r.candidate)))
 
 
-def check_archs(space: SearchSpace, chosen: Arch, count: int, seed: int) -> Dict[str, Arch]:
+def check_archs(space: StagedSearchSpace, chosen: Arch, count: int, seed: int) -> Dict[str, Arch]:
     """``count`` distinct archs for the latency check: seed, chosen, largest, smallest, then
     random ones (``random.Random(seed)``); fewer only when the space has fewer."""
     named = [('seed', space.seed_arch()), ('chosen', chosen), ('largest', space.largest()),
@@ -275,12 +266,10 @@ class SearchOutputs:
     timings: Dict[str, float]
 
 
-def _build_latency_table(space: SearchSpace, backbone_cfg: dict, settings: SearchSettings,
+def _build_latency_table(space: StagedSearchSpace, backbone_cfg: dict, settings: SearchSettings,
                          path: str, rank: int) -> Tuple[LatencyTable, int]:
     """Loads ``path`` (if any), measures missing signatures on rank 0, shares the entries."""
-    norm = backbone_cfg.get('norm_cfg', dict(type='BN'))
-    act = backbone_cfg.get('act_cfg', dict(type='ReLU6'))
-    kwargs = dict(factory=layer_factory(norm, act), device=settings.latency_device,
+    kwargs = dict(factory=layer_factory(backbone_cfg), device=settings.latency_device,
                   threads=settings.latency_threads, warmup=settings.latency_warmup,
                   repeats=settings.latency_repeats)
     table = LatencyTable.load(path, **kwargs) if osp.isfile(path) else LatencyTable(**kwargs)
@@ -357,9 +346,7 @@ def run_search(cfg: Config, work_dir: str, seed: int = 0, resume: bool = False,
     seed_cfg.pop('work_dir', None)
     supernet_cfg = build_supernet_config(seed_cfg, settings.space)
     backbone_cfg = supernet_cfg.model.backbone.to_dict()
-    space = SearchSpace.from_config(settings.space,
-                                    seed_arch_setting=backbone_cfg['seed_arch_setting'],
-                                    seed_widen_factor=backbone_cfg['seed_widen_factor'])
+    space = space_of(backbone_cfg)
     search_dir = osp.join(work_dir, 'search')
     os.makedirs(search_dir, exist_ok=True)
 

@@ -114,6 +114,31 @@ class StageSpace:
             ops.append(dict(op=SKIP))
         return ops
 
+    def canonical(self, layer):
+        """A layer dict reduced to the keys its choice is compared by."""
+        if isinstance(layer, dict) and layer.get('op') == self.op:
+            return dict(op=self.op, kernel=layer.get('kernel'),
+                        expand_ratio=layer.get('expand_ratio'))
+        return layer
+
+    def largest_layer(self) -> Dict[str, Any]:
+        """The layer with the largest kernel and expansion."""
+        return dict(op=self.op, kernel=self.kernels[-1], expand_ratio=self.expand_ratios[-1])
+
+    def smallest_layer(self) -> Dict[str, Any]:
+        """The layer with the smallest kernel and expansion."""
+        return dict(op=self.op, kernel=self.kernels[0], expand_ratio=self.expand_ratios[0])
+
+    def cheapest_layers(self, depth: int) -> List[Dict[str, Any]]:
+        """The cheapest ``depth`` layers: the smallest one, then skips where allowed."""
+        rest = dict(op=SKIP) if self.allow_skip else self.smallest_layer()
+        return [self.smallest_layer()] + [dict(rest) for _ in range(depth - 1)]
+
+    @staticmethod
+    def layer_key(layer: Dict[str, Any]):
+        """What a layer contributes to an arch fingerprint (None: it builds nothing)."""
+        return None if layer['op'] == SKIP else [layer['kernel'], layer['expand_ratio']]
+
 
 def _where(stage: int, key: Optional[str] = None) -> str:
     return f'search_space.stages[{stage}]' + (f'.{key}' if key else '')
@@ -191,32 +216,22 @@ def parse_stage(cfg: dict, index: int, seed: SeedStage) -> StageSpace:
                       allow_skip, op, seed.stride, seed.dilation)
 
 
-class SearchSpace:
-    """A MobileNetV2 backbone search space around a seed.
+class StagedSearchSpace:
+    """The family-independent part of a backbone search space: stages of blocks, each stage
+    with width and depth choices and per-layer op choices, encoded as integer genes.
+
+    A subclass parses its family's stage entries into objects with ``widths``, ``depths``,
+    ``max_depth`` and the layer protocol ``layer_choices(j)``, ``canonical(layer)``,
+    ``largest_layer()``, ``smallest_layer()``, ``cheapest_layers(depth)`` and
+    ``layer_key(layer)`` (see :class:`StageSpace`), and gives the seed's layers.
 
     Args:
-        stages: one dict per seed stage (see the module docstring).
-        seed_arch_setting: the seed's arch table (strides, dilations and the seed arch).
-        seed_widen_factor: the seed's width multiplier.
+        stages: the parsed stages.
         require_seed: raise when the seed architecture is not in the space.
-
-    Raises:
-        DetnasInputError: the config is malformed or (``require_seed``) the seed does not
-            fit; the message names the key.
     """
 
-    def __init__(self, stages: Sequence[dict],
-                 seed_arch_setting: Sequence[Sequence] = MOBILENET_V2_ARCH,
-                 seed_widen_factor: float = 1.0, require_seed: bool = True):
-        if not isinstance(stages, (list, tuple)) or not stages:
-            raise DetnasInputError('search_space.stages must be a non-empty list with one dict '
-                                   f'per seed stage, got {stages!r}')
-        self.seed = seed_stages(seed_arch_setting, seed_widen_factor)
-        if len(stages) != len(self.seed):
-            raise DetnasInputError(f'search_space.stages has {len(stages)} entries but the seed '
-                                   f'has {len(self.seed)} stages; give one entry per stage')
-        self.stages = [parse_stage(cfg, i, s) for i, (cfg, s) in enumerate(zip(stages,
-                                                                              self.seed))]
+    def __init__(self, stages: Sequence, require_seed: bool = True):
+        self.stages = list(stages)
         self._genes: List[Tuple[str, int, list]] = []  # (name, stage, choices)
         for i, st in enumerate(self.stages):
             self._genes.append((f'stage{i}.width', i, list(st.widths)))
@@ -227,14 +242,15 @@ class SearchSpace:
             self.seed_arch()
 
     @classmethod
-    def from_config(cls, cfg: Union['SearchSpace', dict], **seed) -> 'SearchSpace':
+    def from_config(cls, cfg: Union['StagedSearchSpace', dict], **seed) -> 'StagedSearchSpace':
         """Builds a space from ``dict(stages=[...])`` (a space is returned as is).
 
         Args:
-            cfg: the ``search_space`` config dict or a :class:`SearchSpace`.
-            **seed: ``seed_arch_setting`` / ``seed_widen_factor`` / ``require_seed``.
+            cfg: the ``search_space`` config dict or a search space.
+            **seed: the seed arguments of the class's constructor (MobileNetV2:
+                ``seed_arch_setting`` / ``seed_widen_factor`` / ``require_seed``).
         """
-        if isinstance(cfg, SearchSpace):
+        if isinstance(cfg, StagedSearchSpace):
             return cfg
         if not isinstance(cfg, dict) or 'stages' not in cfg:
             raise DetnasInputError(f'search_space must be a dict with a "stages" list, got '
@@ -244,6 +260,10 @@ class SearchSpace:
             raise DetnasInputError(f'search_space: unknown key(s) {extra}; only "stages" is '
                                    'allowed')
         return cls(cfg['stages'], **seed)
+
+    def seed_stage_archs(self) -> List[dict]:
+        """The seed as arch stages ``{'width', 'depth', 'layers'}`` (before validation)."""
+        raise NotImplementedError
 
     # ---------------------------------------------------------------- genes
     @property
@@ -306,10 +326,7 @@ class SearchSpace:
                     genes.append(0)
                     continue
                 layer = dict(layers[j]) if isinstance(layers[j], dict) else layers[j]
-                if isinstance(layer, dict) and layer.get('op') == st.op:
-                    layer = dict(op=st.op, kernel=layer.get('kernel'),
-                                 expand_ratio=layer.get('expand_ratio'))
-                genes.append(self._index(st.layer_choices(j), layer,
+                genes.append(self._index(st.layer_choices(j), st.canonical(layer),
                                          f'{where}.layers[{j}]', _where(i)))
         return genes
 
@@ -340,34 +357,33 @@ class SearchSpace:
         Raises:
             DetnasInputError: the seed does not fit; the message names the space key.
         """
-        stages = []
-        for i, (st, seed) in enumerate(zip(self.stages, self.seed)):
-            layers = [dict(op=st.op, kernel=k, expand_ratio=e)
-                      for k, e in zip(seed.kernels, seed.expand_ratios)]
-            stages.append(dict(width=seed.width, depth=seed.depth, layers=layers))
-        arch = dict(stages=stages)
         try:
-            return self.validate(arch)
+            return self.validate(dict(stages=self.seed_stage_archs()))
         except DetnasInputError as e:
             raise DetnasInputError(f'the seed architecture does not fit the search space: {e}; '
                                    'add the seed\'s choice to the space') from None
 
     def largest(self) -> Arch:
-        """Max width, depth, kernel and expansion everywhere, no skips."""
+        """Max width and depth, the largest layer everywhere, no skips."""
         return dict(stages=[
             dict(width=st.widths[-1], depth=st.max_depth,
-                 layers=[dict(op=st.op, kernel=st.kernels[-1],
-                              expand_ratio=st.expand_ratios[-1]) for _ in range(st.max_depth)])
+                 layers=[st.largest_layer() for _ in range(st.max_depth)])
             for st in self.stages])
 
     def smallest(self) -> Arch:
-        """Min width, depth, kernel and expansion everywhere, no skips (skips would take
+        """Min width and depth, the smallest layer everywhere, no skips (skips would take
         stages below their declared minimum depth)."""
         return dict(stages=[
             dict(width=st.widths[0], depth=st.depths[0],
-                 layers=[dict(op=st.op, kernel=st.kernels[0],
-                              expand_ratio=st.expand_ratios[0]) for _ in range(st.depths[0])])
+                 layers=[st.smallest_layer() for _ in range(st.depths[0])])
             for st in self.stages])
+
+    def cheapest(self) -> Arch:
+        """The arch with the fewest FLOPs/params: smallest choices, every skippable layer
+        skipped."""
+        return self.validate(dict(stages=[
+            dict(width=st.widths[0], depth=st.depths[0],
+                 layers=st.cheapest_layers(st.depths[0])) for st in self.stages]))
 
     def sample_genes(self, rng: random.Random) -> List[int]:
         """Uniformly random genes.
@@ -386,9 +402,44 @@ class SearchSpace:
     def fingerprint(self, arch: Arch) -> str:
         """A key equal for archs that build the same network (skips removed): for caches."""
         arch = self.validate(arch)
-        blocks = [[s['width']] + [[l['kernel'], l['expand_ratio']] for l in s['layers']
-                                  if l['op'] != SKIP] for s in arch['stages']]
+        blocks = [[s['width']] + [key for key in map(st.layer_key, s['layers'])
+                                  if key is not None]
+                  for st, s in zip(self.stages, arch['stages'])]
         return json.dumps(blocks, separators=(',', ':'))
+
+
+class SearchSpace(StagedSearchSpace):
+    """A MobileNetV2 backbone search space around a seed.
+
+    Args:
+        stages: one dict per seed stage (see the module docstring).
+        seed_arch_setting: the seed's arch table (strides, dilations and the seed arch).
+        seed_widen_factor: the seed's width multiplier.
+        require_seed: raise when the seed architecture is not in the space.
+
+    Raises:
+        DetnasInputError: the config is malformed or (``require_seed``) the seed does not
+            fit; the message names the key.
+    """
+
+    def __init__(self, stages: Sequence[dict],
+                 seed_arch_setting: Sequence[Sequence] = MOBILENET_V2_ARCH,
+                 seed_widen_factor: float = 1.0, require_seed: bool = True):
+        if not isinstance(stages, (list, tuple)) or not stages:
+            raise DetnasInputError('search_space.stages must be a non-empty list with one dict '
+                                   f'per seed stage, got {stages!r}')
+        self.seed = seed_stages(seed_arch_setting, seed_widen_factor)
+        if len(stages) != len(self.seed):
+            raise DetnasInputError(f'search_space.stages has {len(stages)} entries but the seed '
+                                   f'has {len(self.seed)} stages; give one entry per stage')
+        super().__init__([parse_stage(cfg, i, s)
+                          for i, (cfg, s) in enumerate(zip(stages, self.seed))], require_seed)
+
+    def seed_stage_archs(self) -> List[dict]:
+        return [dict(width=seed.width, depth=seed.depth,
+                     layers=[dict(op=st.op, kernel=k, expand_ratio=e)
+                             for k, e in zip(seed.kernels, seed.expand_ratios)])
+                for st, seed in zip(self.stages, self.seed)]
 
 
 def effective_layers(stage: dict) -> List[Tuple[int, dict]]:

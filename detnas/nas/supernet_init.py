@@ -1,4 +1,4 @@
-"""Seed weights for a MobileNetV2 supernet: map, then order channels by importance.
+"""Seed weights for a supernet backbone: map, then order channels by importance.
 
 1. The seed checkpoint is mapped into the largest sub-net with the within-family rules of
    :func:`detnas.nas.mapping.map_weights`: kernels zero-padded (function-preserving), added
@@ -23,7 +23,7 @@ from .mapping import MappingConfig, map_weights
 from .mapping.api import resolve_seed_state
 from .mapping.report import MappingReport
 from .mapping.selection import space_importance
-from .mapping.spec import INPUT_SPACE, ArchSpec, infer_spec, spec_from_module
+from .mapping.spec import INPUT_SPACE, ArchSpec, infer_spec, module_meta
 from .mapping.within_family import block_sources
 
 SUPERNET_MAPPING = MappingConfig(mode='within_family', narrow='first_k', widen='random',
@@ -99,25 +99,39 @@ def _permute(sd: Dict[str, Tensor], spec: ArchSpec, perms: Dict[str, Tensor],
     return sd
 
 
+def stage_output_spaces(spec: ArchSpec) -> Dict[int, str]:
+    """Stage (1-based) -> the channel space its last block writes (the stage's output)."""
+    out = {}
+    for block in spec.blocks:  # forward order: the last block of a stage wins
+        closing = next(c for c in spec.convs if c.block == block.name and
+                       c.norm == block.out_norm) if block.out_norm else None
+        if closing is not None:
+            out[block.stage] = closing.out_space
+    return out
+
+
 def map_seed_into_supernet(supernet: nn.Module, seed
                            ) -> Tuple[Dict[str, Tensor], Dict[str, Tensor], MappingReport]:
-    """Seed weights for an :class:`~detnas.models.backbones.ElasticMobileNetV2`.
+    """Seed weights for a supernet backbone (an
+    :class:`~detnas.models.backbones.elastic_base.ElasticBackbone`).
 
     Args:
-        supernet: the supernet (its current tensors are the init of added channels).
+        supernet: the supernet (its current tensors are the init of added channels and of
+            everything outside :meth:`mapped_state_dict`).
         seed: ``detnas://`` alias, path, state dict or module of the seed backbone.
 
     Returns:
-        (state dict for ``supernet.load_state_dict``, per stage ``'stage{s}'`` and
-        ``'conv2'`` the seed channel of each output channel (-1: added), mapping report)
+        (state dict for ``supernet.load_state_dict``, per stage ``'stage{s}'`` and per
+        :attr:`extra_output_convs` name the seed channel of each output channel (-1:
+        added), mapping report)
     """
-    seed_sd, _, source = resolve_seed_state(seed, 'mobilenet_v2')
+    family = supernet.seed_family
+    seed_sd, _, source = resolve_seed_state(seed, family)
     seed_sd = {k: v.detach() for k, v in seed_sd.items()}
-    seed_spec = infer_spec(seed_sd, 'mobilenet_v2')
-    check_seed_matches(seed_spec, supernet.seed_arch_setting, supernet.seed_widen_factor,
-                       supernet.last_channels, source)
-    target_spec = spec_from_module(supernet, 'mobilenet_v2')
-    init = {k: v.detach().clone() for k, v in supernet.state_dict().items()}
+    seed_spec = infer_spec(seed_sd, family)
+    supernet.check_seed(seed_spec, source)
+    init = supernet.mapped_state_dict()
+    target_spec = infer_spec(init, family, module_meta(supernet))
     result = map_weights(seed_sd, target_spec, SUPERNET_MAPPING, target_state=init)
 
     sources = source_spaces(seed_spec, target_spec)
@@ -130,16 +144,13 @@ def map_seed_into_supernet(supernet: nn.Module, seed
                                descending=True, stable=True)
         perms[t] = torch.cat([ranked, torch.arange(n_s, n_t)])
         n_seed[t] = n_s
-    state = _permute(result.state_dict, target_spec, perms, n_seed)
+    state = {k: v.detach().clone() for k, v in supernet.state_dict().items()}
+    state.update(_permute(result.state_dict, target_spec, perms, n_seed))
 
-    orders = {}
-    stage_names = [f'layer{s}' for s in range(1, len(supernet.space.stages) + 1)]
-    for s, name in enumerate(stage_names, 1):
-        last = max(b.index for b in target_spec.blocks if b.name.startswith(name + '.'))
-        space = target_spec.find(f'{name}.{last}', 'linear_conv.conv').out_space
-        orders[f'stage{s}'] = _seed_index(perms[space], n_seed[space])
-    space = target_spec.conv('conv2.conv').out_space
-    orders['conv2'] = _seed_index(perms[space], n_seed[space])
+    outputs = {f'stage{s}': space for s, space in stage_output_spaces(target_spec).items()}
+    outputs.update({name: target_spec.conv(key).out_space
+                    for name, key in supernet.extra_output_convs.items()})
+    orders = {name: _seed_index(perms[space], n_seed[space]) for name, space in outputs.items()}
     return state, orders, result.report
 
 

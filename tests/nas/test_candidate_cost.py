@@ -8,7 +8,7 @@ from mmengine.config import Config
 from detnas.nas.candidate_cost import (CandidateCost, fixed_backbone, layer_signatures,
                                        space_signatures)
 from detnas.nas.latency import LatencyTable
-from detnas.nas.search_pipeline import cheapest_arch, parse_constraints
+from detnas.nas.search_pipeline import parse_constraints
 from detnas.nas.search_settings import SearchSettings
 from detnas.nas.space import SearchSpace
 from detnas.nas.supernet_config import supernet_backbone_config
@@ -25,7 +25,7 @@ def parts():
                                             cfg.search.space.to_dict())
     space = SearchSpace.from_config(cfg.search.space.to_dict())
     rng = random.Random(0)
-    archs = [space.seed_arch(), space.largest(), space.smallest(), cheapest_arch(space)] + [
+    archs = [space.seed_arch(), space.largest(), space.smallest(), space.cheapest()] + [
         space.sample(rng) for _ in range(4)]
     return cfg, backbone_cfg, space, archs
 

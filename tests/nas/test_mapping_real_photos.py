@@ -1,7 +1,6 @@
 """Real-data check: the bundled ImageNet MobileNetV2 mapped into other architectures keeps
 its predictions on real photos; function-preserving maps keep all of them."""
 import pytest
-import torch
 
 from detnas.datasets.imagenet import PHOTO_CLASSES
 from detnas.datasets.seeds import load_seed

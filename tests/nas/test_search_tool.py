@@ -220,3 +220,35 @@ def test_bad_input_gives_clear_errors(tiny_coco, tmp_path):
     assert 'no "search" section' in err
     # no training happened for any of them
     assert not (tmp_path / 'search' / 'supernet').exists()
+
+
+@pytest.mark.slow
+def test_resnet_seed_search_exports_a_resnet_that_fine_tunes(tiny_coco, tmp_path):
+    """The same pipeline around a ResNet-18 seed (random weights stand in for a pretrained
+    file): widths, depths and block ops searched, an AdaptedResNet exported and fine-tuned."""
+    import torch
+    from mmdet.models.backbones import ResNet
+    from mmengine.config import Config
+
+    from detnas.nas.families import family_of
+    torch.manual_seed(0)
+    seed_file = tmp_path / 'r18.pth'
+    torch.save(ResNet(depth=18).state_dict(), seed_file)
+    config = 'tests/configs/retinanet_r18_search_tiny.py'
+    log = _ok(run_tool(['tools/search.py', config, '--work-dir', str(tmp_path / 'w'),
+                        '--cfg-options', *tiny_data_options(tiny_coco),
+                        f'model.backbone.init_cfg.checkpoint=detnas://{seed_file}']))
+    assert 'generation 2/2 done' in log
+    out = tmp_path / 'w' / 'search'
+    exported = Config.fromfile(str(out / 'chosen.py'))
+    assert exported.model.backbone.type == 'AdaptedResNet'
+    supernet = dict(type='ElasticResNet', seed_depth=18,
+                    search_space=Config.fromfile(config).search.space.to_dict())
+    space = family_of(supernet).space(supernet)
+    chosen = load_arch_yaml(str(out / 'chosen.yaml'), space)
+    assert exported.model.neck.in_channels == [s['width'] for s in chosen['stages'][1:]]
+    assert load_arch_yaml(str(out / 'seed_arch.yaml'), space) == space.seed_arch()
+    log = _ok(run_tool(['tools/train.py', str(out / 'chosen.py'), '--work-dir',
+                        str(tmp_path / 'ft'), '--cfg-options', *tiny_data_options(tiny_coco)]))
+    assert f"Load checkpoint from {out / 'chosen.pth'}" in log
+    assert (tmp_path / 'ft' / 'epoch_1.pth').is_file()

@@ -23,20 +23,16 @@ function (its outputs are the seed's up to the channel order, see
 The state-dict keys are those of the largest :class:`AdaptedMobileNetV2` (mmdet's
 MobileNetV2 names), which :mod:`detnas.nas.export` slices for a chosen arch.
 """
-import contextlib
-import copy
-import random
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
-from mmengine.model import BaseModule
 from torch import Tensor, nn
-from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmdet.registry import MODELS
 
 from detnas.utils.errors import DetnasInputError
 from ..layers.elastic import ElasticConvModule
 from .adapted_mobilenet_v2 import MOBILENET_V2_ARCH, resolve_mobilenet_v2_arch
+from .elastic_base import ElasticBackbone
 
 
 class ElasticInvertedResidual(nn.Module):
@@ -93,7 +89,7 @@ class ElasticInvertedResidual(nn.Module):
 
 
 @MODELS.register_module()
-class ElasticMobileNetV2(BaseModule):
+class ElasticMobileNetV2(ElasticBackbone):
     """MobileNetV2 supernet over a search space (see the module docstring).
 
     Output index ``i < num_stages`` is stage ``layer{i+1}``, ``num_stages`` the last 1x1 conv
@@ -114,6 +110,8 @@ class ElasticMobileNetV2(BaseModule):
         norm_eval: keep BN in eval mode while training.
         init_cfg: initialisation before the seed mapping.
     """
+    seed_family = 'mobilenet_v2'
+    extra_output_convs = {'conv2': 'conv2.conv'}
 
     def __init__(self,
                  search_space=None,
@@ -171,8 +169,6 @@ class ElasticMobileNetV2(BaseModule):
                                        act_cfg=act_cfg)
         self.layers.append('conv2')
         self._active: List[List[bool]] = []
-        self.arch: Dict = {}
-        self._seed_order: Dict[str, Tensor] = {}
         self.set_arch(self.space.largest())
 
     # ------------------------------------------------------------------ sub-nets
@@ -191,36 +187,11 @@ class ElasticMobileNetV2(BaseModule):
             active.append(flags)
         self._active, self.arch = active, arch
 
-    @contextlib.contextmanager
-    def arch_context(self, arch: Dict) -> Iterator['ElasticMobileNetV2']:
-        """``with supernet.arch_context(arch): ...`` selects ``arch``, then restores."""
-        previous = copy.deepcopy(self.arch)
-        self.set_arch(arch)
-        try:
-            yield self
-        finally:
-            self.set_arch(previous)
-
-    def sample_sandwich(self, rng: random.Random, n_random: int = 2) -> List[Dict]:
-        """The sandwich rule's archs for one step: ``[largest, smallest, n_random random]``.
-
-        Args:
-            rng: the caller's ``random.Random`` (deterministic sampling).
-            n_random: number of random archs.
-        """
-        return ([self.space.largest(), self.space.smallest()]
-                + [self.space.sample(rng) for _ in range(n_random)])
-
     def out_channels(self, arch: Optional[Dict] = None) -> Tuple[int, ...]:
         """Active channels of each output (of ``arch``, default the active one)."""
         arch = self.space.validate(arch) if arch is not None else self.arch
         widths = [s['width'] for s in arch['stages']] + [self.last_channels]
         return tuple(widths[i] for i in self.out_indices)
-
-    @property
-    def max_out_channels(self) -> Tuple[int, ...]:
-        """Channels of each output of the largest sub-net (a neck's ``in_channels``)."""
-        return self.out_channels(self.space.largest())
 
     # ------------------------------------------------------------------ forward
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
@@ -237,58 +208,11 @@ class ElasticMobileNetV2(BaseModule):
                 outs.append(x)
         return tuple(outs)
 
-    # ------------------------------------------------------------------ init
-    def init_weights(self) -> None:
-        """Default init, then (with ``seed``) the seed mapped in (see the module docstring)."""
-        super().init_weights()
-        if self.seed is not None:
-            self.load_seed(self.seed)
+    # ------------------------------------------------------------------ seed
+    def check_seed(self, seed_spec, source: str) -> None:
+        from detnas.nas.supernet_init import check_seed_matches
+        check_seed_matches(seed_spec, self.seed_arch_setting, self.seed_widen_factor,
+                           self.last_channels, source)
 
-    def load_seed(self, seed) -> 'object':
-        """Maps a seed checkpoint into the supernet (see the module docstring).
-
-        Args:
-            seed: ``detnas://`` alias, path, state dict or module of the seed backbone.
-
-        Returns:
-            the mapping report (:class:`~detnas.nas.mapping.MappingReport`).
-
-        Raises:
-            DetnasInputError: the checkpoint's architecture is not ``seed_arch_setting``.
-        """
-        from detnas.nas.supernet_init import map_seed_into_supernet
-        state, order, report = map_seed_into_supernet(self, seed)
-        self.load_state_dict(state)
-        self._seed_order = order
-        return report
-
-    def seed_channel_order(self) -> Tuple[Tensor, ...]:
-        """For each output of the active sub-net, the seed channel behind each of its
-        channels (-1: an added channel); with the seed arch active,
-        ``supernet_out[i] == seed_out[i][:, order[i]]``. Empty before :meth:`load_seed`."""
-        if not self._seed_order:
-            return ()
-        names = [f'stage{s}' for s in range(1, len(self.space.stages) + 1)] + ['conv2']
-        return tuple(self._seed_order[names[i]][:c]
-                     for i, c in zip(self.out_indices, self.out_channels()))
-
-    # ------------------------------------------------------------------ train mode
-    def _freeze_stages(self) -> None:
-        if self.frozen_stages >= 0:
-            self.conv1.eval()
-            for param in self.conv1.parameters():
-                param.requires_grad = False
-        for i in range(1, self.frozen_stages + 1):
-            layer = getattr(self, f'layer{i}')
-            layer.eval()
-            for param in layer.parameters():
-                param.requires_grad = False
-
-    def train(self, mode: bool = True) -> 'ElasticMobileNetV2':
-        super().train(mode)
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            for m in self.modules():
-                if isinstance(m, _BatchNorm):
-                    m.eval()
-        return self
+    def stem_modules(self) -> List[nn.Module]:
+        return [self.conv1]

@@ -3,8 +3,9 @@ uses a slice of it.
 
 * :class:`ElasticConv2d` reads as many input channels as its input has (the first ones of
   its weight), writes the first ``active_out_channels`` (all when None) and uses the centre
-  ``active_kernel_size`` crop of its kernel; a depthwise one (``depthwise=True``) has as many
-  groups as its input has channels.
+  ``active_kernel_size`` crop of its kernel, with ``active_dilation`` (None: its own) and
+  ``active_groups`` groups (the block diagonal of its dense weight, :func:`block_diagonal`);
+  a depthwise one (``depthwise=True``) has as many groups as its input has channels.
 * :class:`ElasticBatchNorm2d` normalises the first channels of its parameters and running
   statistics; in training it uses the batch statistics of the active sub-net (and updates
   only the running-stat slice in use); ``momentum=None`` gives a cumulative average, which is
@@ -14,9 +15,29 @@ uses a slice of it.
 """
 from typing import Optional
 
+import torch
 import torch.nn.functional as F
 from mmcv.cnn import build_activation_layer
 from torch import Tensor, nn
+
+
+def block_diagonal(weight: Tensor, groups: int) -> Tensor:
+    """The grouped-conv weight ``(out, in / groups, kh, kw)`` made of the ``groups`` diagonal
+    blocks of a dense weight ``(out, in, kh, kw)``: group ``g`` keeps what output channels
+    ``g * out / groups ...`` read from input channels ``g * in / groups ...``.
+
+    Args:
+        weight: a dense conv weight.
+        groups: the group count (divides both channel counts).
+    """
+    if groups == 1:
+        return weight
+    o, c, kh, kw = weight.shape
+    if o % groups or c % groups:
+        raise ValueError(f'groups={groups} must divide the {c} input and {o} output channels')
+    idx = torch.arange(groups, device=weight.device)
+    blocks = weight.reshape(groups, o // groups, groups, c // groups, kh, kw)[idx, :, idx]
+    return blocks.reshape(o, c // groups, kh, kw)
 
 
 class ElasticConv2d(nn.Conv2d):
@@ -43,6 +64,8 @@ class ElasticConv2d(nn.Conv2d):
         self.depthwise = depthwise
         self.active_out_channels: Optional[int] = None
         self.active_kernel_size: int = kernel_size
+        self.active_dilation: Optional[int] = None
+        self.active_groups: int = 1
 
     def active_weight(self, in_channels: int) -> Tensor:
         """The weight slice used for an input with ``in_channels`` channels."""
@@ -53,7 +76,7 @@ class ElasticConv2d(nn.Conv2d):
         if k != big:
             off = (big - k) // 2
             w = w[:, :, off:off + k, off:off + k]
-        return w
+        return w if self.depthwise else block_diagonal(w, self.active_groups)
 
     def forward(self, x: Tensor) -> Tensor:
         c = x.shape[1]
@@ -63,8 +86,9 @@ class ElasticConv2d(nn.Conv2d):
         w = self.active_weight(c)
         bias = self.bias[:w.shape[0]] if self.bias is not None else None
         k = self.active_kernel_size
-        return F.conv2d(x, w, bias, self.stride, self.dilation[0] * (k - 1) // 2,
-                        self.dilation, c if self.depthwise else 1)
+        d = self.active_dilation or self.dilation[0]
+        return F.conv2d(x, w, bias, self.stride, d * (k - 1) // 2, d,
+                        c if self.depthwise else self.active_groups)
 
 
 class ElasticBatchNorm2d(nn.BatchNorm2d):

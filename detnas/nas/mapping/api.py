@@ -14,7 +14,7 @@ backbone config, a built backbone module, or an :class:`ArchSpec` with an initia
 import os
 import os.path as osp
 from dataclasses import asdict, dataclass, field
-from typing import Dict, Optional, Union
+from typing import Dict, Optional
 
 import torch
 from torch import Tensor, nn

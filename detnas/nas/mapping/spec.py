@@ -314,7 +314,6 @@ def resnet_spec(sd: Dict[str, Tensor], meta: Optional[Dict[str, dict]] = None,
         for j in indices:
             name = f'layer{stage}.{j}'
             bottleneck = f'{name}.conv3.weight' in sd
-            last = 'conv3' if bottleneck else 'conv2'
             projected = f'{name}.downsample.0.weight' in sd
             out_space = f'layer{stage}' if projected else space
             add(f'{name}.conv1', f'{name}.bn1', space, f'{name}.mid1', name, 'conv1')
