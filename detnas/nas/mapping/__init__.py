@@ -3,7 +3,8 @@
 Used by the supernet (initialise the largest candidate), the search (every candidate starts
 from the seed) and the export (a searched subnet's checkpoint). See :func:`map_weights`.
 Lossy maps (narrower, shallower, smaller expansion) can then be refitted on unlabeled images
-(:func:`refit_mapping`: least-squares reconstruction of the pointwise convs).
+(:func:`refit_mapping`: least-squares reconstruction of the pointwise convs) and distilled
+(:func:`distill_mapping`: a short training to reproduce the seed's stage outputs).
 """
 from .api import MappingConfig, MappingResult, map_weights
 from .cross_family import LayerMatch, extract_layers, map_across_families, match_layers
@@ -26,3 +27,6 @@ from .refit import (calibration_images, refit_mapping, refit_pointwise,  # noqa:
                     seed_backbone)
 
 __all__ += ['calibration_images', 'refit_mapping', 'refit_pointwise', 'seed_backbone']
+from .distill import distill_mapping, distill_stages  # noqa: E402
+
+__all__ += ['distill_mapping', 'distill_stages']
