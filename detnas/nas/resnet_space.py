@@ -29,7 +29,7 @@ from detnas.models.backbones.adapted_resnet import (EXPANSION, RES_BLOCK, RESNET
                                                     res_layer, resnet_stages)
 from detnas.registry import SEARCH_OPS
 from detnas.utils.errors import DetnasInputError
-from .space import StagedSearchSpace, _choices, _where
+from .space import StagedSearchSpace, _choices, _where, check_stage_keys, depth_choices
 
 STAGE_KEYS = ('widths', 'depth', 'ops')
 RES_OPTIONS = ('kernel', 'dilation', 'groups')
@@ -144,28 +144,14 @@ def parse_resnet_stage(cfg: dict, index: int, seed: dict, block: str,
             multiple of the expansion, a group count does not divide a width, or an op is
             not registered.
     """
-    if not isinstance(cfg, dict):
-        raise DetnasInputError(f'{_where(index)} must be a dict with keys {STAGE_KEYS}, got '
-                               f'{cfg!r}')
-    unknown = sorted(set(cfg) - set(STAGE_KEYS))
-    if unknown:
-        raise DetnasInputError(f'{_where(index)}: unknown key(s) {unknown}; allowed keys are '
-                               f'{list(STAGE_KEYS)} (ResNet space)')
-    for key in ('widths', 'depth'):
-        if key not in cfg:
-            raise DetnasInputError(f'{_where(index, key)} is missing')
+    check_stage_keys(cfg, index, STAGE_KEYS, ('widths', 'depth'), 'ResNet')
     widths = _choices(cfg['widths'], 'widths', index)
     expansion = EXPANSION[block]
     bad = [w for w in widths if w % expansion]
     if bad:
         raise DetnasInputError(f'{_where(index, "widths")}: {block} widths must be multiples '
                                f'of its expansion {expansion}, got {bad}')
-    depth = cfg['depth']
-    if (not isinstance(depth, (list, tuple)) or len(depth) != 2
-            or not all(isinstance(d, int) and not isinstance(d, bool) for d in depth)
-            or not 1 <= depth[0] <= depth[1]):
-        raise DetnasInputError(f'{_where(index, "depth")} must be (min, max) with '
-                               f'1 <= min <= max, got {depth!r}')
+    depths = depth_choices(cfg['depth'], index)
     raw_ops = cfg.get('ops', [res_layer()])
     if not isinstance(raw_ops, (list, tuple)) or not raw_ops:
         raise DetnasInputError(f'{_where(index, "ops")} must be a non-empty list of ops, '
@@ -187,8 +173,7 @@ def parse_resnet_stage(cfg: dict, index: int, seed: dict, block: str,
                     f'channels of a {block} block of width {w} (mid {mid}, inputs {ins}); '
                     'use a group count that divides every width choice')
     ops = res_ops + [o for o in ops if o['op'] != RES_BLOCK]
-    return ResNetStageSpace(widths, tuple(range(depth[0], depth[1] + 1)), tuple(ops),
-                            seed['stride'])
+    return ResNetStageSpace(widths, depths, tuple(ops), seed['stride'])
 
 
 class ResNetSearchSpace(StagedSearchSpace):

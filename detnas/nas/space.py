@@ -158,6 +158,33 @@ def _choices(value, key: str, stage: int, kind=int) -> Tuple:
     return tuple(sorted(value))
 
 
+def check_stage_keys(cfg, index: int, allowed: Sequence[str], required: Sequence[str],
+                     family: str = '') -> None:
+    """Raises :class:`DetnasInputError` when a stage entry is not a dict, has a key outside
+    ``allowed`` or misses one of ``required`` (``family`` names the space in messages)."""
+    if not isinstance(cfg, dict):
+        raise DetnasInputError(f'{_where(index)} must be a dict with keys {list(allowed)}, '
+                               f'got {cfg!r}')
+    unknown = sorted(set(cfg) - set(allowed))
+    if unknown:
+        raise DetnasInputError(f'{_where(index)}: unknown key(s) {unknown}; allowed keys are '
+                               f'{list(allowed)}' + (f' ({family} space)' if family else ''))
+    for key in required:
+        if key not in cfg:
+            raise DetnasInputError(f'{_where(index, key)} is missing')
+
+
+def depth_choices(depth, index: int) -> Tuple[int, ...]:
+    """The depths of a stage's ``depth=(min, max)`` entry (``index``: the stage, for
+    messages)."""
+    if (not isinstance(depth, (list, tuple)) or len(depth) != 2
+            or not all(isinstance(d, int) and not isinstance(d, bool) for d in depth)
+            or not 1 <= depth[0] <= depth[1]):
+        raise DetnasInputError(f'{_where(index, "depth")} must be (min, max) with '
+                               f'1 <= min <= max, got {depth!r}')
+    return tuple(range(depth[0], depth[1] + 1))
+
+
 def parse_stage(cfg: dict, index: int, seed: SeedStage) -> StageSpace:
     """Validates one stage entry of ``search_space.stages``.
 
@@ -170,16 +197,7 @@ def parse_stage(cfg: dict, index: int, seed: SeedStage) -> StageSpace:
         DetnasInputError: a key is unknown, a choice list is empty, a kernel is even, the
             depth range is malformed or the op is not a registered search op.
     """
-    if not isinstance(cfg, dict):
-        raise DetnasInputError(f'{_where(index)} must be a dict with keys {STAGE_KEYS}, got '
-                               f'{cfg!r}')
-    unknown = sorted(set(cfg) - set(STAGE_KEYS))
-    if unknown:
-        raise DetnasInputError(f'{_where(index)}: unknown key(s) {unknown}; allowed keys are '
-                               f'{list(STAGE_KEYS)}')
-    for key in ('widths', 'depth', 'kernels', 'expand_ratios'):
-        if key not in cfg:
-            raise DetnasInputError(f'{_where(index, key)} is missing')
+    check_stage_keys(cfg, index, STAGE_KEYS, ('widths', 'depth', 'kernels', 'expand_ratios'))
     widths = _choices(cfg['widths'], 'widths', index)
     odd = [w for w in widths if w % 8]
     if odd:
@@ -194,12 +212,7 @@ def parse_stage(cfg: dict, index: int, seed: SeedStage) -> StageSpace:
     if 1 in expands and len(expands) > 1:
         raise DetnasInputError(f'{_where(index, "expand_ratios")}: ratio 1 (no expansion '
                                f'conv) cannot be mixed with others, got {list(expands)}')
-    depth = cfg['depth']
-    if (not isinstance(depth, (list, tuple)) or len(depth) != 2
-            or not all(isinstance(d, int) and not isinstance(d, bool) for d in depth)
-            or not 1 <= depth[0] <= depth[1]):
-        raise DetnasInputError(f'{_where(index, "depth")} must be (min, max) with '
-                               f'1 <= min <= max, got {depth!r}')
+    depths = depth_choices(cfg['depth'], index)
     allow_skip = cfg.get('allow_skip', False)
     if not isinstance(allow_skip, bool):
         raise DetnasInputError(f'{_where(index, "allow_skip")} must be true or false, got '
@@ -212,7 +225,7 @@ def parse_stage(cfg: dict, index: int, seed: SeedStage) -> StageSpace:
         raise DetnasInputError(f'{_where(index, "op")}: op {op!r} is registered but the '
                                f'MobileNetV2 space supports {list(SUPPORTED_OPS)} (plus '
                                'allow_skip) as layer ops')
-    return StageSpace(widths, tuple(range(depth[0], depth[1] + 1)), kernels, expands,
+    return StageSpace(widths, depths, kernels, expands,
                       allow_skip, op, seed.stride, seed.dilation)
 
 

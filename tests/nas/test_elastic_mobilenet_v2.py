@@ -1,12 +1,10 @@
 """ElasticMobileNetV2 supernet: seed reproduction, importance order, slicing, BN handling."""
-import logging
 import random
 
 import pytest
 import torch
 import torch.nn.functional as F
 from mmdet.models.backbones import MobileNetV2
-from mmengine.logging import MMLogger
 
 from detnas.datasets.seeds import load_seed
 from detnas.models.backbones.elastic_mobilenet_v2 import ElasticMobileNetV2
@@ -14,6 +12,7 @@ from detnas.models.layers.elastic import ElasticBatchNorm2d
 from detnas.nas.bn_calibration import recalibrate_bn
 from detnas.nas.space import mobilenet_v2_search_space
 from detnas.utils.errors import DetnasInputError
+from detnas.utils.init_weights import init_weights_quietly
 
 SEED = 'detnas://mobilenet_v2_imagenet'
 
@@ -21,14 +20,7 @@ SEED = 'detnas://mobilenet_v2_imagenet'
 def make_supernet(out_indices=(2, 4, 6, 7), seed=SEED, **kwargs):
     torch.manual_seed(0)
     net = ElasticMobileNetV2(seed=seed, out_indices=out_indices, **kwargs)
-    logger = MMLogger.get_current_instance()
-    level = logger.level
-    logger.setLevel(logging.WARNING)  # init_weights logs every tensor at INFO
-    try:
-        net.init_weights()
-    finally:
-        logger.setLevel(level)
-    return net
+    return init_weights_quietly(net)
 
 
 @pytest.fixture(scope='module')

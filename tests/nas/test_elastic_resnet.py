@@ -1,12 +1,10 @@
 """ResNet family of the search: AdaptedResNet vs mmdet's ResNet, the ElasticResNet supernet
 (seed reproduction, sub-net == exported model), the ResNet space and its signatures."""
-import logging
 import random
 
 import pytest
 import torch
 from mmdet.models.backbones import ResNet
-from mmengine.logging import MMLogger
 
 from detnas.models.backbones import AdaptedResNet, ElasticResNet
 from detnas.models.backbones.adapted_resnet import res_layer
@@ -15,6 +13,7 @@ from detnas.nas.families import family_of
 from detnas.nas.resnet_space import ResNetSearchSpace, resnet_search_space
 from detnas.utils.complexity import count_params
 from detnas.utils.errors import DetnasInputError
+from detnas.utils.init_weights import init_weights_quietly
 
 OPS = [res_layer(), res_layer(dilation=2), res_layer(groups=4), res_layer(kernel=5)]
 # a ResNet-18 space: widths around the seed's, depth -1/+1, four block ops
@@ -24,17 +23,6 @@ SPACE18 = dict(stages=[
     dict(widths=[128, 256], depth=(2, 3), ops=OPS),
     dict(widths=[512], depth=(2, 2), ops=[res_layer(), res_layer(dilation=2)]),
 ])
-
-
-def _quiet_init(module):
-    logger = MMLogger.get_current_instance()
-    level = logger.level
-    logger.setLevel(logging.WARNING)  # init_weights logs every tensor at INFO
-    try:
-        module.init_weights()
-    finally:
-        logger.setLevel(level)
-    return module
 
 
 def _randomise_bn(module, seed=0):
@@ -54,7 +42,7 @@ def seed_resnet(depth=18, seed=0):
     seed (every check here is an identity that holds for any weights)."""
     torch.manual_seed(seed)
     net = ResNet(depth=depth, out_indices=(0, 1, 2, 3))
-    _quiet_init(net)
+    init_weights_quietly(net)
     _randomise_bn(net, seed)
     net.eval()  # mmdet's ResNet.train() returns None
     return net
@@ -69,7 +57,7 @@ def seed18():
 def supernet18(seed18):
     torch.manual_seed(1)
     net = ElasticResNet(search_space=SPACE18, seed=seed18.state_dict(), seed_depth=18)
-    return _quiet_init(net).eval()
+    return init_weights_quietly(net).eval()
 
 
 def _close(a, b, rel=1e-5):
@@ -129,8 +117,9 @@ def test_largest_subnet_keeps_the_seed_function(supernet18, seed18):
         assert _close(o[:, seed_ch], r[:, order[seed_ch]])
 
 
-def _exported(supernet, arch):
-    cfg = dict(type='ElasticResNet', search_space=SPACE18, seed_depth=18)
+def _exported(supernet, arch, space=SPACE18):
+    """The standalone AdaptedResNet of ``arch`` with its weights sliced from ``supernet``."""
+    cfg = dict(type='ElasticResNet', search_space=space, seed_depth=18)
     fixed = adapted_backbone_config(cfg, arch)
     assert fixed['type'] == 'AdaptedResNet'
     fixed.pop('type')
@@ -170,17 +159,13 @@ def test_registered_op_layer_exports_its_own_module():
                               ops=[res_layer(), dict(op='yolov7_elan', num_convs=2)]),
                          dict(widths=[256], depth=(2, 2)), dict(widths=[512], depth=(2, 2))])
     torch.manual_seed(0)
-    net = _quiet_init(ElasticResNet(search_space=space, seed_depth=18)).eval()
+    net = init_weights_quietly(ElasticResNet(search_space=space, seed_depth=18)).eval()
     _randomise_bn(net, seed=2)
     assert 'layer2.0.choices.op1_64x96' in dict(net.named_modules())
     elan = dict(op='yolov7_elan', num_convs=2)
     arch = net.space.seed_arch()
     arch['stages'][1] = dict(width=96, depth=2, layers=[elan, res_layer()])
-    cfg = dict(type='ElasticResNet', search_space=space, seed_depth=18)
-    fixed = adapted_backbone_config(cfg, arch)
-    fixed.pop('type')
-    model = AdaptedResNet(**fixed).eval()
-    model.load_state_dict(slice_backbone_state(net.state_dict(), cfg, arch))
+    model, _ = _exported(net, arch, space)
     x = _x(seed=4)
     with torch.no_grad(), net.arch_context(arch):
         want = net(x)

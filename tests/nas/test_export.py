@@ -1,5 +1,4 @@
 """Export: a sub-net cut from the supernet is the standalone AdaptedMobileNetV2 / detector."""
-import logging
 import os.path as osp
 import random
 
@@ -7,7 +6,6 @@ import pytest
 import torch
 from helpers import run_tool, tiny_data_options
 from mmengine.config import Config
-from mmengine.logging import MMLogger
 from mmengine.runner import load_checkpoint
 
 from detnas.models.backbones.adapted_mobilenet_v2 import AdaptedMobileNetV2
@@ -16,20 +14,11 @@ from detnas.nas.bn_calibration import recalibrate_bn
 from detnas.nas.export import adapted_backbone_config, export_subnet, slice_backbone_state
 from detnas.nas.space import load_arch_yaml, mobilenet_v2_search_space
 from detnas.nas.supernet_config import build_supernet_config
+from detnas.utils.init_weights import init_weights_quietly
 
 SEED = 'detnas://mobilenet_v2_imagenet'
 BACKBONE_CFG = dict(type='ElasticMobileNetV2', search_space=mobilenet_v2_search_space(),
                     seed=SEED, out_indices=(1, 2, 4, 6, 7))
-
-
-def _quiet_init(model):
-    logger = MMLogger.get_current_instance()
-    level = logger.level
-    logger.setLevel(logging.WARNING)
-    try:
-        model.init_weights()
-    finally:
-        logger.setLevel(level)
 
 
 def _batches(n=2, size=64, seed=0):
@@ -64,7 +53,7 @@ def supernet():
     torch.manual_seed(0)
     cfg = {k: v for k, v in BACKBONE_CFG.items() if k != 'type'}
     net = ElasticMobileNetV2(**cfg)
-    _quiet_init(net)
+    init_weights_quietly(net)
     return net
 
 
@@ -112,7 +101,7 @@ def test_first_block_turns_residual_when_widths_meet():
     cfg = dict(BACKBONE_CFG, search_space=space)
     torch.manual_seed(0)
     net = ElasticMobileNetV2(**{k: v for k, v in cfg.items() if k != 'type'})
-    _quiet_init(net)
+    init_weights_quietly(net)
     arch = net.space.seed_arch()
     arch['stages'][4]['width'] = 64
     net.set_arch(arch)
@@ -137,7 +126,7 @@ def detector_setup(tmp_path_factory):
     cfg = build_supernet_config(seed_cfg, mobilenet_v2_search_space())
     torch.manual_seed(0)
     model = MODELS.build(cfg.model)
-    _quiet_init(model)
+    init_weights_quietly(model)
     return cfg, model, MODELS
 
 

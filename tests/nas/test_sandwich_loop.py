@@ -1,10 +1,8 @@
 """The sandwich loop trains several sub-nets per iteration and sums their gradients."""
-import logging
 
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.logging import MMLogger
 from mmengine.optim import OptimWrapper
 from mmengine.registry import init_default_scope
 
@@ -13,6 +11,7 @@ from detnas.engine.loops.sandwich_loop import accumulate_sandwich_gradients
 from detnas.nas.candidate_eval import load_batches
 from detnas.nas.search_pipeline import split_dataset_cfg
 from detnas.nas.supernet_config import build_supernet_config
+from detnas.utils.init_weights import init_weights_quietly
 
 CFG = 'tests/configs/retinanet_mbv2_search_tiny.py'
 
@@ -26,11 +25,7 @@ def setup(tiny_coco):
     sup = build_supernet_config(cfg, cfg.search.space.to_dict())
     torch.manual_seed(0)
     model = MODELS.build(sup.model)
-    logger = MMLogger.get_current_instance()
-    level = logger.level
-    logger.setLevel(logging.WARNING)
-    model.init_weights()
-    logger.setLevel(level)
+    init_weights_quietly(model)
     model.train()
     batches, _ = load_batches(split_dataset_cfg(
         cfg, tiny_coco + '/annotations/instances_train.json'), 2, 2)

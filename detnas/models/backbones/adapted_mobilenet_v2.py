@@ -13,10 +13,10 @@ import torch.utils.checkpoint as cp
 from mmcv.cnn import ConvModule
 from mmengine.model import BaseModule
 from torch import Tensor
-from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmdet.models.utils import make_divisible
 from mmdet.registry import MODELS
+from .stage_freezing import StageFreezingMixin, default_init_cfg
 
 Number = Union[int, float]
 
@@ -188,7 +188,7 @@ class AdaptedInvertedResidual(BaseModule):
 
 
 @MODELS.register_module()
-class AdaptedMobileNetV2(BaseModule):
+class AdaptedMobileNetV2(StageFreezingMixin, BaseModule):
     """MobileNetV2-like backbone, configurable per stage (and per block) in widths, depths,
     depthwise kernel sizes, expansion ratios and dilations.
 
@@ -228,10 +228,7 @@ class AdaptedMobileNetV2(BaseModule):
                  norm_eval: bool = False,
                  with_cp: bool = False,
                  init_cfg: Optional[Union[dict, List[dict]]] = None):
-        if init_cfg is None:
-            init_cfg = [dict(type='Kaiming', layer='Conv2d'),
-                        dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm'])]
-        super().__init__(init_cfg)
+        super().__init__(init_cfg if init_cfg is not None else default_init_cfg())
         if arch_setting is None:
             if arch not in self.arch_settings:
                 raise ValueError(f'arch {arch!r} is unknown; choose one of '
@@ -270,15 +267,8 @@ class AdaptedMobileNetV2(BaseModule):
         widths = [b[-1].out_channels for b in self.layout.stages] + [self.layout.last_channels]
         return tuple(widths[i] for i in self.out_indices)
 
-    def _freeze_stages(self) -> None:
-        if self.frozen_stages >= 0:
-            for param in self.conv1.parameters():
-                param.requires_grad = False
-        for i in range(1, self.frozen_stages + 1):
-            layer = getattr(self, f'layer{i}')
-            layer.eval()
-            for param in layer.parameters():
-                param.requires_grad = False
+    def stem_modules(self) -> List[nn.Module]:
+        return [self.conv1]
 
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
         x = self.conv1(x)
@@ -288,12 +278,3 @@ class AdaptedMobileNetV2(BaseModule):
             if i in self.out_indices:
                 outs.append(x)
         return tuple(outs)
-
-    def train(self, mode: bool = True) -> 'AdaptedMobileNetV2':
-        super().train(mode)
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            for m in self.modules():
-                if isinstance(m, _BatchNorm):
-                    m.eval()
-        return self

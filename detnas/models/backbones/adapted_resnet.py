@@ -21,7 +21,8 @@ import torch.nn as nn
 from mmcv.cnn import build_norm_layer
 from mmengine.model import BaseModule
 from torch import Tensor
-from torch.nn.modules.batchnorm import _BatchNorm
+
+from .stage_freezing import StageFreezingMixin, default_init_cfg
 
 from mmdet.registry import MODELS
 
@@ -177,7 +178,7 @@ def build_layer(kind: str, layer: dict, in_channels: int, out_channels: int, str
 
 
 @MODELS.register_module()
-class AdaptedResNet(BaseModule):
+class AdaptedResNet(StageFreezingMixin, BaseModule):
     """ResNet with per-stage widths and depths and per-block operations.
 
     Args:
@@ -206,10 +207,7 @@ class AdaptedResNet(BaseModule):
                  norm_eval: bool = False,
                  zero_init_residual: bool = True,
                  init_cfg=None):
-        if init_cfg is None:
-            init_cfg = [dict(type='Kaiming', layer='Conv2d'),
-                        dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm'])]
-        super().__init__(init_cfg)
+        super().__init__(init_cfg if init_cfg is not None else default_init_cfg())
         if depth not in RESNET_ARCH and (stages is None or block is None):
             raise ValueError(f'AdaptedResNet: depth must be one of {sorted(RESNET_ARCH)} '
                              f'(or give both stages and block), got {depth!r}')
@@ -269,22 +267,5 @@ class AdaptedResNet(BaseModule):
                 if isinstance(m, AdaptedResBlock):
                     nn.init.constant_(getattr(m, f'bn{m.num_convs}').weight, 0)
 
-    def _freeze_stages(self) -> None:
-        modules: List[nn.Module] = []
-        if self.frozen_stages >= 0:
-            modules += [self.conv1, self.bn1]
-        modules += [getattr(self, f'layer{i}') for i in range(1, self.frozen_stages + 1)]
-        for m in modules:
-            m.eval()
-            for param in m.parameters():
-                param.requires_grad = False
-
-    def train(self, mode: bool = True) -> 'AdaptedResNet':
-        super().train(mode)
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            for m in self.modules():
-                if isinstance(m, _BatchNorm):
-                    m.eval()
-        return self
-
+    def stem_modules(self) -> List[nn.Module]:
+        return [self.conv1, self.bn1]

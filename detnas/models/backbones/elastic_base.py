@@ -4,20 +4,23 @@ rule's samples, seed mapping at init, frozen stages and BN eval mode.
 A subclass builds its layers at their largest size, sets ``space`` (a
 :class:`~detnas.nas.space.StagedSearchSpace`), ``seed``, ``out_indices``, ``frozen_stages``
 and ``norm_eval``, and implements :meth:`set_arch`, :meth:`out_channels`,
-:meth:`stem_modules` and the seed hooks :meth:`check_seed` / :attr:`seed_family` /
-:attr:`extra_output_convs` that :func:`detnas.nas.supernet_init.map_seed_into_supernet` uses.
+:meth:`stem_modules` (see :class:`.stage_freezing.StageFreezingMixin`) and the seed hooks
+:meth:`check_seed` / :attr:`seed_family` / :attr:`extra_output_convs` that
+:func:`detnas.nas.supernet_init.map_seed_into_supernet` uses.
 """
 import contextlib
 import copy
 import random
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 from mmengine.model import BaseModule
-from torch import Tensor, nn
-from torch.nn.modules.batchnorm import _BatchNorm
+from torch import Tensor
+
+from detnas.utils.errors import DetnasInputError
+from .stage_freezing import StageFreezingMixin, default_init_cfg
 
 
-class ElasticBackbone(BaseModule):
+class ElasticBackbone(StageFreezingMixin, BaseModule):
     """Base class of the supernet backbones (see the module docstring).
 
     Attributes:
@@ -29,9 +32,26 @@ class ElasticBackbone(BaseModule):
     extra_output_convs: Dict[str, str] = {}
 
     def __init__(self, init_cfg=None):
-        super().__init__(init_cfg)
+        super().__init__(init_cfg if init_cfg is not None else default_init_cfg())
         self.arch: Dict = {}
         self._seed_order: Dict[str, Tensor] = {}
+
+    def _set_outputs(self, out_indices: Sequence[int], num_outputs: int, frozen_stages: int,
+                     norm_eval: bool) -> None:
+        """Validates and sets ``out_indices`` (in ``0..num_outputs-1``), ``frozen_stages``
+        (in ``-1..num_stages``) and ``norm_eval``."""
+        name = type(self).__name__
+        for index in out_indices:
+            if index not in range(num_outputs):
+                raise DetnasInputError(f'{name}.out_indices must be in 0..{num_outputs - 1}, '
+                                       f'got {index}')
+        num_stages = len(self.space.stages)
+        if frozen_stages not in range(-1, num_stages + 1):
+            raise DetnasInputError(f'{name}.frozen_stages must be in -1..{num_stages}, got '
+                                   f'{frozen_stages}')
+        self.out_indices = tuple(out_indices)
+        self.frozen_stages = frozen_stages
+        self.norm_eval = norm_eval
 
     # ------------------------------------------------------------------ sub-nets
     def set_arch(self, arch: Dict) -> None:
@@ -112,25 +132,3 @@ class ElasticBackbone(BaseModule):
         names += list(self.extra_output_convs)
         return tuple(self._seed_order[names[i]][:c]
                      for i, c in zip(self.out_indices, self.out_channels()))
-
-    # ------------------------------------------------------------------ train mode
-    def stem_modules(self) -> List[nn.Module]:
-        """The modules before the first stage (frozen with ``frozen_stages >= 0``)."""
-        raise NotImplementedError
-
-    def _freeze_stages(self) -> None:
-        modules = self.stem_modules() if self.frozen_stages >= 0 else []
-        modules += [getattr(self, f'layer{i}') for i in range(1, self.frozen_stages + 1)]
-        for m in modules:
-            m.eval()
-            for param in m.parameters():
-                param.requires_grad = False
-
-    def train(self, mode: bool = True) -> 'ElasticBackbone':
-        super().train(mode)
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            for m in self.modules():
-                if isinstance(m, _BatchNorm):
-                    m.eval()
-        return self

@@ -29,7 +29,6 @@ from torch import Tensor, nn
 
 from mmdet.registry import MODELS
 
-from detnas.utils.errors import DetnasInputError
 from ..layers.elastic import ElasticConvModule
 from .adapted_mobilenet_v2 import MOBILENET_V2_ARCH, resolve_mobilenet_v2_arch
 from .elastic_base import ElasticBackbone
@@ -126,9 +125,6 @@ class ElasticMobileNetV2(ElasticBackbone):
                  norm_eval: bool = False,
                  init_cfg=None):
         from detnas.nas.space import SearchSpace, mobilenet_v2_search_space
-        if init_cfg is None:
-            init_cfg = [dict(type='Kaiming', layer='Conv2d'),
-                        dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm'])]
         super().__init__(init_cfg)
         self.space = SearchSpace.from_config(
             search_space if search_space is not None else mobilenet_v2_search_space(),
@@ -136,17 +132,7 @@ class ElasticMobileNetV2(ElasticBackbone):
         self.seed = seed
         self.seed_arch_setting = [list(r) for r in seed_arch_setting]
         self.seed_widen_factor = seed_widen_factor
-        num_stages = len(self.space.stages)
-        for index in out_indices:
-            if index not in range(num_stages + 1):
-                raise DetnasInputError(f'ElasticMobileNetV2.out_indices must be in '
-                                       f'0..{num_stages}, got {index}')
-        if frozen_stages not in range(-1, num_stages + 1):
-            raise DetnasInputError(f'ElasticMobileNetV2.frozen_stages must be in '
-                                   f'-1..{num_stages}, got {frozen_stages}')
-        self.out_indices = tuple(out_indices)
-        self.frozen_stages = frozen_stages
-        self.norm_eval = norm_eval
+        self._set_outputs(out_indices, len(self.space.stages) + 1, frozen_stages, norm_eval)
         self.norm_cfg, self.act_cfg = dict(norm_cfg), dict(act_cfg)
         self.stem_channels = resolve_mobilenet_v2_arch(
             seed_arch_setting, widen_factor=seed_widen_factor).stem_channels

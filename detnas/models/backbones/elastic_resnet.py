@@ -167,9 +167,6 @@ class ElasticResNet(ElasticBackbone):
                  norm_eval: bool = False,
                  init_cfg=None):
         from detnas.nas.resnet_space import ResNetSearchSpace, resnet_search_space
-        if init_cfg is None:
-            init_cfg = [dict(type='Kaiming', layer='Conv2d'),
-                        dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm'])]
         super().__init__(init_cfg)
         self.space = ResNetSearchSpace.from_config(
             search_space if search_space is not None else resnet_search_space(seed_depth),
@@ -179,17 +176,7 @@ class ElasticResNet(ElasticBackbone):
         self.seed = seed
         self.seed_depth = seed_depth
         self.stem_channels = stem_channels
-        num_stages = len(self.space.stages)
-        for index in out_indices:
-            if index not in range(num_stages):
-                raise DetnasInputError(f'ElasticResNet.out_indices must be in '
-                                       f'0..{num_stages - 1}, got {index}')
-        if frozen_stages not in range(-1, num_stages + 1):
-            raise DetnasInputError(f'ElasticResNet.frozen_stages must be in '
-                                   f'-1..{num_stages}, got {frozen_stages}')
-        self.out_indices = tuple(out_indices)
-        self.frozen_stages = frozen_stages
-        self.norm_eval = norm_eval
+        self._set_outputs(out_indices, len(self.space.stages), frozen_stages, norm_eval)
 
         self.conv1 = nn.Conv2d(3, stem_channels, 7, 2, 3, bias=False)
         self.bn1 = _norm(stem_channels, norm_cfg)

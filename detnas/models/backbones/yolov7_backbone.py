@@ -4,7 +4,6 @@ from typing import List, Optional, Sequence, Tuple
 import torch
 from mmengine.model import BaseModule
 from torch import nn
-from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmdet.registry import MODELS
 from ..layers.e_elan import EELANBlock, EELANSumBlock
@@ -12,6 +11,7 @@ from ..layers.elan import ELANBlock
 from ..layers.mp import DownC, MPDownsample
 from ..layers.reorg import ReOrg
 from ..layers.yolo_conv import YOLOV7_ACT_CFG, YOLOV7_NORM_CFG, conv_bn_act
+from .stage_freezing import StageFreezingMixin
 
 # stem: list of ('conv', out, kernel, stride) or ('reorg',)
 # stage: (downsample, down_out, elan_out, mid, block, num_convs, concat_every)
@@ -20,7 +20,7 @@ _P5_STEM_L = [('conv', 32, 3, 1), ('conv', 64, 3, 2), ('conv', 64, 3, 1)]
 
 
 @MODELS.register_module()
-class YOLOv7Backbone(BaseModule):
+class YOLOv7Backbone(StageFreezingMixin, BaseModule):
     """YOLOv7 backbone: a stem, then stages of (transition, ELAN-family block).
 
     The arch tables reproduce the official ``cfg/deploy/yolov7*.yaml`` backbones.
@@ -183,21 +183,8 @@ class YOLOv7Backbone(BaseModule):
                              f'stage {index}: {err}') from err
         return nn.Sequential(*layers), elan_out
 
-    def _freeze_stages(self) -> None:
-        for i in range(self.frozen_stages + 1):
-            module = getattr(self, self.stage_names[i])
-            module.eval()
-            for param in module.parameters():
-                param.requires_grad = False
-
-    def train(self, mode: bool = True):
-        super().train(mode)
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            for m in self.modules():
-                if isinstance(m, _BatchNorm):
-                    m.eval()
-        return self
+    def frozen_modules(self) -> List[nn.Module]:
+        return [getattr(self, name) for name in self.stage_names[:self.frozen_stages + 1]]
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         outs = []

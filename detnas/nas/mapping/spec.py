@@ -399,16 +399,8 @@ def build_backbone(cfg: dict) -> nn.Module:
 def init_state_dict(module: nn.Module) -> Dict[str, Tensor]:
     """A freshly initialised copy of the module's state dict (``init_weights`` applied)."""
     if hasattr(module, 'init_weights'):
-        import logging
-
-        from mmengine.logging import MMLogger
-        logger = MMLogger.get_current_instance()
-        level = logger.level
-        logger.setLevel(logging.WARNING)  # init_weights logs every tensor at INFO
-        try:
-            module.init_weights()
-        finally:
-            logger.setLevel(level)
+        from detnas.utils.init_weights import init_weights_quietly
+        init_weights_quietly(module)
     return {k: v.detach().clone() for k, v in module.state_dict().items()}
 
 
