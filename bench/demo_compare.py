@@ -65,7 +65,7 @@ def main(argv=None):
             record = train_and_test(cfg, osp.join(args.work_dir, f'{name}_seed{seed}'))
             runs[name].append(dict(seed=seed, **record))
             print(f'[{name} seed {seed}] AP {record["metrics"]["AP"]:.4f} '
-                  f'(train {record["train_s"]:.0f} s)', flush=True)
+                  f'(train {_seconds(record["train_s"])})', flush=True)
     costs = measure_costs(args.configs, tuple(args.shape), args.latency_runs)
     rows = []
     for name, config in args.configs.items():
@@ -85,6 +85,11 @@ def main(argv=None):
                   shape=list(args.shape), rows=rows, runs=runs)
     print(write(result, args.out))
     return result
+
+
+def _seconds(value) -> str:
+    """Seconds as text ('n/a' for a reused run that did not record them)."""
+    return 'n/a' if value is None else f'{value:.0f} s'
 
 
 def write(result: dict, out: str) -> str:
@@ -108,12 +113,12 @@ def markdown(r: dict) -> str:
              f'latency = median CPU time of the tensor forward (batch 1, no NMS); '
              f'{r["machine"]}.', '',
              '| model | epochs | AP | AP50 | AP_s | AP_m | AP_l | params (M) | GFLOPs '
-             '| latency (ms) | train s/run |', '|---|---|---|---|---|---|---|---|---|---|---|']
+             '| latency (ms) | train per run |', '|---|---|---|---|---|---|---|---|---|---|---|']
     for row in r['rows']:
         lines.append(f'| {row["name"]} | {row["epochs"]} | '
                      + ' | '.join(pct(row, m) for m in ('AP', 'AP50', 'AP_s', 'AP_m', 'AP_l'))
                      + f' | {row["params"] / 1e6:.2f} | {row["gflops"]:.2f} '
-                     f'| {row["latency_ms"]:.1f} | {row["train_s"]:.0f} |')
+                     f'| {row["latency_ms"]:.1f} | {_seconds(row["train_s"])} |')
     lines += ['', f'Command: `{r["command"]}`', '']
     return '\n'.join(lines)
 

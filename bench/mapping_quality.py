@@ -1,20 +1,24 @@
 """Does weight mapping pay off? The same short RetinaNet fine-tune on the demo data from
-(a) the seed mapped into an adapted MobileNetV2 (other widths, depths and kernels),
-(b) the same adapted architecture from random init, (c) the seed itself.
+(a) the seed mapped into an adapted MobileNetV2 (other widths, depths and kernels; default
+rules, then the least-squares refit), (a') the same map refitted and then distilled
+(:func:`detnas.nas.mapping.distill_mapping`), (b) the same adapted architecture from random
+init, (c) the seed itself.
 
 Also measures, before any training, the top-1/top-5 agreement with the seed of several
 mapped targets on the real photos bundled with scikit-image / scikit-learn.
 
-Full run (3 seeds x 3 arms of configs/baselines/retinanet_mbv2_fpn_demo.py's schedule; the
+Full run (3 seeds x 4 arms of configs/baselines/retinanet_mbv2_fpn_demo.py's schedule; the
 training runs go through bench/demo_compare.py, so the seed arm is the baseline config itself):
     python bench/mapping_quality.py
 Tiny check of the plumbing (1 seed, 1 epoch, 8 generated images; numbers meaningless):
     python bench/mapping_quality.py --tiny --out work_dirs/mapping_quality_tiny
-Real-photo agreement only (a few seconds):
+Real-photo agreement only (minutes: the distillation runs first):
     python bench/mapping_quality.py --photos-only
 
-Writes <out>/mapping_quality.json (``ap_mapped``, ``ap_seed``, ``ap_random`` means, the
-per-seed values, the mapping report totals, the photo agreement) and mapping_quality.md.
+Writes <out>/mapping_quality.json (``ap_mapped``, ``ap_mapped_distill``, ``ap_seed``,
+``ap_random`` means, the per-seed values, the mapping report totals, the refit and
+distillation statistics, the photo agreement) and mapping_quality.md. Finished runs are
+reused (``<work-dir>/<arm>_seed<S>/record.json``).
 Results are on generated demo data, not COCO.
 """
 import argparse
@@ -60,20 +64,39 @@ PHOTO_TARGETS = {
     'bench_adapted': (ADAPTED_ARCH, 32, 1280, {}),
 }
 CALIBRATION_IMAGES = 64  # demo training images (labels unused) for the least-squares refit
+DISTILL_IMAGES = 160  # demo training images for the distillation (a fifth held out)
+DISTILL_STEPS = 200
 
 
-def refit(result, target, data_root: str) -> dict:
-    """Refits ``result`` (mapped into ``target``) on the demo training images; returns the
-    refit summary."""
-    from detnas.nas.mapping import calibration_images, refit_mapping, seed_backbone
-    images = calibration_images(osp.join(data_root, 'train'), CALIBRATION_IMAGES)
-    refit_mapping(result, seed_backbone(SEED), target, images)
-    return result.report.meta['refit']
+def adapted_mappings(data_root: str, tiny: bool = False) -> dict:
+    """The seed mapped into the bench's adapted backbone: ``'mapped'`` (default rules, then
+    the refit on the demo training images) and ``'mapped_distill'`` (that, then distilled).
+
+    Returns:
+        arm -> :class:`~detnas.nas.mapping.MappingResult`.
+    """
+    import copy
+
+    from detnas.models.backbones.adapted_mobilenet_v2 import AdaptedMobileNetV2
+    from detnas.nas.mapping import (calibration_images, distill_mapping, map_weights,
+                                    refit_mapping, seed_backbone)
+    seed = seed_backbone(SEED)
+    target = AdaptedMobileNetV2(arch_setting=ADAPTED_ARCH, out_indices=OUT_INDICES)
+    result = map_weights(SEED, target, target_state=target.state_dict())
+    train_dir = osp.join(data_root, 'train')
+    refit_mapping(result, seed, target, calibration_images(train_dir, CALIBRATION_IMAGES))
+    print(result.report.summary(), f"\nrefit: {result.report.meta['refit']}", flush=True)
+    distilled = copy.deepcopy(result)
+    stats = distill_mapping(distilled, seed, target,
+                            calibration_images(train_dir, 8 if tiny else DISTILL_IMAGES),
+                            steps=2 if tiny else DISTILL_STEPS)
+    print(f'distill: {stats}', flush=True)
+    return dict(mapped=result, mapped_distill=distilled)
 
 
-def photo_agreement(data_root: str) -> dict:
+def photo_agreement(mapped: dict) -> dict:
     """Top-1/top-5 agreement with the seed of every :data:`PHOTO_TARGETS` entry, and of
-    the bench's adapted target after the refit on ``data_root``'s training images."""
+    the bench's adapted target as mapped for the fine-tunes (``mapped``: arm -> result)."""
     from detnas.datasets.seeds import load_seed
     from detnas.models.backbones.adapted_mobilenet_v2 import AdaptedMobileNetV2
     from detnas.nas.mapping import (MappingConfig, imagenet_logits, load_real_photos,
@@ -83,15 +106,15 @@ def photo_agreement(data_root: str) -> dict:
     ref = AdaptedMobileNetV2(out_indices=(7, ))
     ref.load_state_dict(seed.backbone)
     seed_logits = imagenet_logits(ref, seed.classifier, photos)
+    targets = dict(PHOTO_TARGETS, **{f'bench_{arm}': PHOTO_TARGETS['bench_adapted']
+                                     for arm in mapped})
     rows = {}
-    targets = dict(PHOTO_TARGETS, bench_adapted_refit=PHOTO_TARGETS['bench_adapted'])
     for name, (arch, stem, last, cfg) in targets.items():
         target = AdaptedMobileNetV2(arch_setting=arch, stem_channels=stem,
                                     last_channels=last, out_indices=(len(arch), ))
-        result = map_weights(seed, target, MappingConfig(**cfg),
-                             target_state=target.state_dict())
-        if name.endswith('_refit'):
-            refit(result, target, data_root)
+        arm = name[len('bench_'):]
+        result = mapped[arm] if arm in mapped else map_weights(
+            seed, target, MappingConfig(**cfg), target_state=target.state_dict())
         target.load_state_dict(result.state_dict)
         agree = topk_agreement(seed_logits, imagenet_logits(target, result.classifier, photos))
         totals = result.report.totals()
@@ -103,27 +126,23 @@ def photo_agreement(data_root: str) -> dict:
     return dict(images=len(photos), targets=rows)
 
 
-def write_checkpoints(out: str, data_root: str) -> dict:
-    """The seed mapped into the adapted backbone (default rules, then the least-squares
-    refit on the demo training images), saved as an mmdet-named checkpoint."""
-    from detnas.models.backbones.adapted_mobilenet_v2 import AdaptedMobileNetV2
-    from detnas.nas.mapping import map_weights
+def write_checkpoints(mapped: dict, out: str) -> dict:
+    """Saves every mapping of :func:`adapted_mappings` as an mmdet-named backbone checkpoint
+    (``<out>/<arm>_backbone.pth`` and its report); returns arm -> path."""
     os.makedirs(out, exist_ok=True)
-    target = AdaptedMobileNetV2(arch_setting=ADAPTED_ARCH, out_indices=OUT_INDICES)
-    result = map_weights(SEED, target, target_state=target.state_dict())
-    refit_summary = refit(result, target, data_root)
-    mapped_ckpt = osp.join(out, 'mapped_backbone.pth')
-    result.save(mapped_ckpt, osp.join(out, 'mapping_report.json'))
-    print(result.report.summary(), f'\nrefit: {refit_summary}', flush=True)
-    return dict(mapped=mapped_ckpt, totals=result.report.totals(), refit=refit_summary)
+    paths = {}
+    for arm, result in mapped.items():
+        paths[arm] = osp.join(out, f'{arm}_backbone.pth')
+        result.save(paths[arm], osp.join(out, f'{arm}_report.json'))
+    return paths
 
 
-def arm_config(arm: str, ckpts: dict, work_dir: str) -> str:
-    """Writes the config of the ``mapped`` or ``random`` arm (the baseline RetinaNet with the
-    adapted backbone) into ``work_dir``; returns its path."""
+def arm_config(arm: str, checkpoint, work_dir: str) -> str:
+    """Writes the config of an arm on the adapted backbone (the baseline RetinaNet with the
+    adapted MobileNetV2 initialised from ``checkpoint``, or at random when None) into
+    ``work_dir``; returns its path."""
     widths = [ADAPTED_ARCH[i][1] for i in OUT_INDICES]
-    init = (f"dict(type='Pretrained', checkpoint={ckpts['mapped']!r})" if arm == 'mapped'
-            else 'None')
+    init = f"dict(type='Pretrained', checkpoint={checkpoint!r})" if checkpoint else 'None'
     lines = [f'_base_ = {BASE_CONFIG!r}',
              'model = dict(',
              "    backbone=dict(_delete_=True, type='AdaptedMobileNetV2',",
@@ -155,14 +174,19 @@ def main():
     data_root = (osp.join(args.work_dir.rstrip('/') + '_tiny', 'data') if args.tiny
                  else args.data_root)
     data_root = ensure_demo_data(data_root, tiny=args.tiny)
+    mapped = adapted_mappings(data_root, args.tiny)
     results = dict(data='demo (generated) — not COCO', command=' '.join(sys.argv),
-                   real_photos=photo_agreement(data_root))
+                   real_photos=photo_agreement(mapped),
+                   mapping_totals=mapped['mapped'].report.totals(),
+                   refit=mapped['mapped'].report.meta['refit'],
+                   distill=mapped['mapped_distill'].report.meta['distill'])
     if not args.photos_only:
-        ckpts = write_checkpoints(args.work_dir, data_root)
-        results['mapping_totals'] = ckpts['totals']
-        results['refit'] = ckpts['refit']
-        arms = dict(seed=BASE_CONFIG, mapped=arm_config('mapped', ckpts, args.work_dir),
-                    random=arm_config('random', ckpts, args.work_dir))
+        # demo_compare puts --tiny runs under <work-dir>_tiny: the checkpoints go there too
+        files_dir = args.work_dir.rstrip('/') + '_tiny' if args.tiny else args.work_dir
+        ckpts = write_checkpoints(mapped, files_dir)
+        arms = dict(seed=BASE_CONFIG, **{arm: arm_config(arm, ckpts[arm], files_dir)
+                                         for arm in mapped},
+                    random=arm_config('random', None, files_dir))
         compared = demo_compare.main(
             [f'{arm}={cfg}' for arm, cfg in arms.items()]
             + ['--seeds', *map(str, args.seeds[:1] if args.tiny else args.seeds),
@@ -176,8 +200,9 @@ def main():
             results[f'gflops_{row["name"]}'] = row['gflops']
         results['seeds'] = compared['seeds']
         results['machine'] = compared['machine']
-        results['mapped_over_seed'] = (results['ap_mapped'] / results['ap_seed']
-                                       if results['ap_seed'] else None)
+        for arm in mapped:
+            results[f'{arm}_over_seed'] = (results[f'ap_{arm}'] / results['ap_seed']
+                                           if results['ap_seed'] else None)
         results['tiny'] = args.tiny
     os.makedirs(args.out, exist_ok=True)
     with open(osp.join(args.out, 'mapping_quality.json'), 'w') as f:
@@ -194,13 +219,17 @@ def to_markdown(r: dict) -> str:
         lines += [f"Seeds {r['seeds']}; {r['machine']}.", '',
                   '| start | backbone | bbox AP (mean) | per seed | params (M) | GFLOPs |',
                   '|---|---|---|---|---|---|']
-        for arm in ('mapped', 'seed', 'random'):
+        arms = [a for a in ('mapped', 'mapped_distill', 'seed', 'random') if f'ap_{a}' in r]
+        for arm in arms:
             backbone = 'seed MobileNetV2' if arm == 'seed' else 'adapted'
             lines.append(f"| {arm} | {backbone} | {r[f'ap_{arm}']:.4f} | "
                          f"{', '.join(f'{v:.4f}' for v in r[f'ap_{arm}_per_seed'])} | "
                          f"{r[f'params_{arm}'] / 1e6:.2f} | {r[f'gflops_{arm}']:.2f} |")
-        ratio = r['mapped_over_seed']
-        lines += ['', f"mapped / seed AP: {'n/a' if ratio is None else f'{ratio:.2f}'}"]
+        lines.append('')
+        for arm in ('mapped', 'mapped_distill'):
+            ratio = r.get(f'{arm}_over_seed')
+            if f'ap_{arm}' in r:
+                lines.append(f"{arm} / seed AP: {'n/a' if ratio is None else f'{ratio:.2f}'}  ")
         t = r['mapping_totals']
         lines += ['', f"Mapping: {t['copied_fraction']:.3f} of the target's entries copied, "
                   f"{t['seed_used_fraction']:.3f} of the seed's used; rules {t['rules']}"]
@@ -208,6 +237,15 @@ def to_markdown(r: dict) -> str:
         lines += ['', f"Refit: {f['convs']} pointwise convs re-solved on {f['images']} demo "
                   f"training images; mean relative output error vs the seed conv "
                   f"{f['mean_err_before']:.3f} -> {f['mean_err_after']:.3f}", '']
+        d = r.get('distill')
+        if d:
+            lines += [f"Distillation (mapped_distill, after the refit): {d['steps']} Adam steps "
+                      f"on {d['images']} demo training images; mean relative stage-output "
+                      f"error vs the seed on {d['heldout_images']} held-out images "
+                      f"{d['err_before']:.3f} -> {d['err_after']:.3f} ({d['seconds']:.0f} s"
+                      + ('; the error grew, so the refitted weights were kept)'
+                         if d.get('reverted') else ')'),
+                      '']
     lines += [f"Real-photo agreement with the seed ({r['real_photos']['images']} photos, "
               'before training):', '',
               '| target | top-1 | top-5 | max rel. logit diff | copied |', '|---|---|---|---|---|']

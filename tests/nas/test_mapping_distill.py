@@ -61,11 +61,24 @@ def test_distillation_lowers_the_stage_error_of_a_lossy_map():
     stats = distill_mapping(result, seed, target, IMAGES, steps=60, lr=3e-3, batch=8)
     assert stats['err_before'] > 0.1  # half of the hidden channels gone
     assert stats['err_after'] < 0.8 * stats['err_before']  # 0.55 -> 0.36 when written
-    assert stats['images'] == 32 and stats['heldout_images'] == 8
+    assert stats['images'] == 32 and stats['heldout_images'] == 8 and not stats['reverted']
     assert result.report.meta['distill'] == stats
     assert any(not torch.equal(before[k], v) for k, v in result.state_dict.items())
     # the caller's seed module is left as it was: no hooks, same weights
     assert not seed.layer1._forward_hooks
+
+
+def test_a_distillation_that_hurts_is_reverted():
+    """A step size far too large for the weights makes the held-out error grow: the mapped
+    weights come back unchanged."""
+    seed = tiny_mbv2().eval()
+    half_expansion = [[e // 2 if e > 1 else e, c, n, s] for e, c, n, s in TINY_ARCH]
+    target = tiny_mbv2(half_expansion, seed=5)
+    result = _mapped(seed, target, narrow='l1')
+    before = {k: v.clone() for k, v in result.state_dict.items()}
+    stats = distill_mapping(result, seed, target, IMAGES, steps=3, lr=1.0)
+    assert stats['reverted'] and stats['err_after'] > stats['err_before']
+    assert all(torch.equal(before[k], v) for k, v in result.state_dict.items())
 
 
 def test_distillation_errors():
