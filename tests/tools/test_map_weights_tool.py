@@ -45,3 +45,21 @@ def test_map_weights_refit_with_a_missing_folder_is_a_clear_error(tmp_path):
     proc = run_tool(['tools/analysis/map_weights.py', _config(tmp_path), '--out',
                      str(tmp_path / 'x.pth'), '--calibration', str(tmp_path / 'nowhere')])
     assert proc.returncode == 2 and 'nowhere' in proc.stderr and 'does not exist' in proc.stderr
+
+
+def test_map_weights_with_refit_and_distillation(tiny_coco, tmp_path):
+    out = tmp_path / 'distilled.pth'
+    proc = run_tool(['tools/analysis/map_weights.py', _config(tmp_path), '--out', str(out),
+                     '--rows', '3', '--calibration', f'{tiny_coco}/train',
+                     '--calibration-num', '12', '--calibration-size', '96', '96',
+                     '--distill-steps', '3'])
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert 'distillation: stage-output error' in proc.stdout
+    meta = json.load(open(tmp_path / 'distilled.json'))['meta']
+    assert meta['distill']['steps'] == 3 and meta['distill']['heldout_images'] == 2
+    assert 'refit' in meta
+    AdaptedMobileNetV2(arch_setting=ARCH, out_indices=(2, 4, 6)).load_state_dict(
+        torch.load(out)['state_dict'])
+    proc = run_tool(['tools/analysis/map_weights.py', _config(tmp_path), '--out', str(out),
+                     '--distill-steps', '3'])
+    assert proc.returncode == 2 and '--distill-steps needs --calibration' in proc.stderr

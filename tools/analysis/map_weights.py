@@ -3,14 +3,17 @@
     python tools/analysis/map_weights.py CONFIG [--seed detnas://mobilenet_v2_imagenet]
         [--out work_dirs/mapped/backbone.pth] [--narrow l1] [--widen net2net]
         [--deepen identity] [--mode auto] [--rows 40]
-        [--calibration data/demo_coco/train [--calibration-num 64] [--calibration-size 320 320]]
+        [--calibration data/demo_coco/train [--calibration-num 64] [--calibration-size 320 320]
+         [--distill-steps 200 [--distill-lr 1e-4]]]
 
 CONFIG is a detector config (its ``model.backbone`` is the target) or a backbone config.
 Writes the mapped backbone (``state_dict`` in the backbone's names, loadable with
 ``init_cfg=dict(type='Pretrained', checkpoint=OUT)``) and OUT's ``.json`` report, and prints
 the report table. With ``--calibration DIR`` the pointwise convs are then refitted by least
 squares to reproduce the seed's outputs on DIR's images (labels unused; see
-``detnas.nas.mapping.refit``), which recovers much of what narrowing or dropping layers loses.
+``detnas.nas.mapping.refit``), which recovers much of what narrowing or dropping layers loses;
+``--distill-steps N`` then trains the whole backbone for N steps to reproduce the seed's
+stage outputs on the same images (``detnas.nas.mapping.distill``).
 """
 import argparse
 import os.path as osp
@@ -42,14 +45,21 @@ def parse_args():
     p.add_argument('--calibration-num', type=int, default=64, help='images used')
     p.add_argument('--calibration-size', type=int, nargs=2, default=(320, 320),
                    metavar=('H', 'W'), help='resize to this before the refit')
-    return p.parse_args()
+    p.add_argument('--distill-steps', type=int, default=0,
+                   help='after the refit, distill the stage outputs for this many steps')
+    p.add_argument('--distill-lr', type=float, default=1e-4, help='distillation Adam lr')
+    args = p.parse_args()
+    if args.distill_steps and not args.calibration:
+        p.error('--distill-steps needs --calibration DIR (the images to distill on)')
+    return args
 
 
 def main():
     args = parse_args()
     from mmengine.config import Config
     from detnas.nas.mapping import (MappingConfig, MappingError, calibration_images,
-                                    map_weights, refit_mapping, seed_backbone)
+                                    distill_mapping, map_weights, refit_mapping,
+                                    seed_backbone)
     from detnas.nas.mapping.spec import build_backbone, init_state_dict
     cfg = Config.fromfile(args.config)
     backbone = cfg.get('model', {}).get('backbone') if 'model' in cfg else cfg.get('backbone')
@@ -64,7 +74,14 @@ def main():
     if args.calibration:
         images = calibration_images(args.calibration, args.calibration_num,
                                     tuple(args.calibration_size))
-        refit_mapping(result, seed_backbone(args.seed), target, images)
+        seed = seed_backbone(args.seed)
+        refit_mapping(result, seed, target, images)
+        if args.distill_steps:
+            stats = distill_mapping(result, seed, target, images, steps=args.distill_steps,
+                                    lr=args.distill_lr)
+            print(f"distillation: stage-output error {stats['err_before']:.3f} -> "
+                  f"{stats['err_after']:.3f} on {stats['heldout_images']} held-out images"
+                  + (' (it grew: the refitted weights are kept)' if stats['reverted'] else ''))
     name = osp.splitext(osp.basename(args.config))[0]
     out = args.out or osp.join('work_dirs', 'mapped', f'{name}.pth')
     report = osp.splitext(out)[0] + '.json'
