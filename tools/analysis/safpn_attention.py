@@ -115,7 +115,8 @@ def main(argv=None):
     with open(out + '.json', 'w') as f:
         json.dump(result, f, indent=1)
     plot(mean.numpy(), out + '.png', f'SA-FPN scale attention, mean over {len(weights)} '
-         f'{args.split} images\n{osp.basename(args.checkpoint)}')
+         f'{args.split} images\n{osp.basename(osp.dirname(osp.abspath(args.checkpoint)))}/'
+         f'{osp.basename(args.checkpoint)}')
     print(f'mean scale-attention weights over {len(weights)} {args.split} images '
           f'(rows: output level, columns: input level, 0 = finest; uniform = '
           f'{result["uniform"]:.3f}):')
