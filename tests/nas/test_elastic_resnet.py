@@ -255,3 +255,7 @@ def test_supernet_config_from_an_mmdet_resnet_seed():
     cfg.model.backbone.style = 'caffe'
     with pytest.raises(DetnasInputError, match=r"model.backbone.style is 'caffe'"):
         build_supernet_config(cfg, SPACE18)
+    cfg.model.backbone.style = 'pytorch'
+    cfg.model.backbone.norm_cfg = dict(type='GN', num_groups=32)
+    with pytest.raises(DetnasInputError, match=r"norm_cfg.type is 'GN'.*BatchNorm only"):
+        build_supernet_config(cfg, SPACE18)

@@ -41,6 +41,15 @@ def seed_checkpoint(backbone: dict, example: str) -> str:
     return checkpoint
 
 
+def check_batch_norm(backbone: dict) -> None:
+    """Raises :class:`DetnasInputError` unless the seed backbone normalises with BN (the
+    supernet's elastic layers slice BatchNorm statistics)."""
+    norm = (backbone.get('norm_cfg') or {}).get('type', 'BN')
+    if norm not in ('BN', 'BN2d'):
+        raise DetnasInputError(f"model.backbone.norm_cfg.type is {norm!r}; the supernet's "
+                               "elastic layers support BatchNorm only (norm_cfg=dict(type='BN'))")
+
+
 def _conv_bn(sd: Dict[str, Tensor], src: str, dst: str, out: Dict[str, Tensor],
              n_out: int, n_in: Optional[int], kernel: Optional[int] = None) -> None:
     """Slices ``src.conv.weight`` to ``[:n_out, :n_in]`` (``n_in`` None: depthwise) with a
@@ -82,6 +91,7 @@ class MobileNetV2Family(SearchFamily):
 
     def supernet_backbone_config(self, backbone: dict, search_space: dict) -> dict:
         checkpoint = seed_checkpoint(backbone, 'detnas://mobilenet_v2_imagenet')
+        check_batch_norm(backbone)
         out = dict(type=self.supernet_type, search_space=copy.deepcopy(search_space),
                    seed=checkpoint,
                    seed_arch_setting=copy.deepcopy(backbone.get('arch_setting')

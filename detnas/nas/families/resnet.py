@@ -20,12 +20,12 @@ from detnas.utils.errors import DetnasInputError
 from ..resnet_space import ResNetSearchSpace, resnet_search_space
 from ..space import Arch
 from .base import SearchFamily, out_spatial, register_family
-from .mobilenet_v2 import seed_checkpoint, slice_norm
+from .mobilenet_v2 import check_batch_norm, seed_checkpoint, slice_norm
 
 # mmdet ResNet arguments a seed must leave at these values (the supernet builds exactly this)
 _MMDET_FIXED = dict(num_stages=4, strides=(1, 2, 2, 2), dilations=(1, 1, 1, 1),
                     style='pytorch', deep_stem=False, avg_down=False, base_channels=64,
-                    dcn=None, plugins=None, stem_channels=None, in_channels=3)
+                    dcn=None, plugins=None, stem_channels=None, in_channels=3, conv_cfg=None)
 _KEPT = ('out_indices', 'frozen_stages', 'norm_cfg', 'norm_eval')
 SEED_EXAMPLE = 'detnas:///path/to/resnet50.pth'
 
@@ -48,6 +48,7 @@ class ResNetFamily(SearchFamily):
 
     def supernet_backbone_config(self, backbone: dict, search_space: dict) -> dict:
         checkpoint = seed_checkpoint(backbone, SEED_EXAMPLE)
+        check_batch_norm(backbone)
         out = dict(type=self.supernet_type, search_space=copy.deepcopy(search_space),
                    seed=checkpoint)
         if backbone['type'] == 'ResNet':
