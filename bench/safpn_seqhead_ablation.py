@@ -5,6 +5,7 @@
         [--variants baseline safpn seqhead both] [--seeds 0 1 2] [--max-epochs N]
         [--data-root data/demo_coco/] [--work-dir work_dirs/safpn_seqhead_ablation]
         [--out bench/results/safpn_seqhead] [--latency-runs 30] [--force] [--tiny]
+        [--finished-only]
 
 Every run trains ``configs/safpn_seqhead/<detector>_mbv2_<variant>_demo.py`` with
 ``tools/train.py`` (same schedule for all, seed set through ``randomness.seed``), then
@@ -13,7 +14,9 @@ best-checkpoint picking: val is the only held-out split). Params and FLOPs come 
 ``detnas.utils.complexity.model_complexity`` at the demo image size; latency is the median
 CPU time of the raw tensor forward (no NMS), measured round-robin over the variants so that
 machine load drifts hit all of them alike. Runs whose ``test_metrics.json`` exists are
-reused, so an interrupted ablation resumes where it stopped (``--force`` retrains).
+reused, so an interrupted ablation resumes where it stopped (``--force`` retrains);
+``--finished-only`` writes the table from the finished runs alone and trains nothing (the
+table's Seeds column says which seeds each row has).
 
 Writes ``<out>.json`` (every run, the aggregate, the command) and ``<out>.md`` (the table).
 ``--tiny`` checks the pipeline in minutes: 8 generated images, 1 epoch, batch 2.
@@ -25,10 +28,11 @@ import os.path as osp
 import platform
 import sys
 import time
-from typing import Dict, List
+from typing import Dict, List, Optional
 
-from detnas.utils.experiment import (REPO, ensure_demo_data, experiment_config, mean_std,
-                                     measure_costs, train_and_test)
+from detnas.utils.experiment import (REPO, ensure_demo_data, experiment_config,
+                                     finished_record, mean_std, measure_costs,
+                                     train_and_test)
 
 CONFIG_DIR = osp.join(REPO, 'configs', 'safpn_seqhead')
 DETECTORS = ('retinanet', 'fcos')
@@ -64,6 +68,8 @@ def parse_args(argv=None):
                         help='input size for FLOPs and latency (the demo image size)')
     parser.add_argument('--latency-runs', type=int, default=30)
     parser.add_argument('--force', action='store_true', help='retrain finished runs')
+    parser.add_argument('--finished-only', action='store_true',
+                        help='table from the runs already finished; trains nothing')
     parser.add_argument('--tiny', action='store_true',
                         help='pipeline check: tiny generated data, 1 epoch, batch 2')
     args = parser.parse_args(argv)
@@ -86,14 +92,24 @@ def config_path(det: str, variant: str) -> str:
     return osp.join(CONFIG_DIR, VARIANTS[variant].format(det=det))
 
 
-def run_one(det: str, variant: str, seed: int, args, data_root: str) -> Dict:
-    """One run of the ablation (reused when finished, unless --force)."""
+def run_one(det: str, variant: str, seed: int, args, data_root: str) -> Optional[Dict]:
+    """One run of the ablation (reused when finished, unless --force).
+
+    With ``--finished-only`` a run that has not finished is reported and skipped (None).
+    """
+    run_dir = osp.join(args.work_dir, f'{det}_{variant}_seed{seed}')
+    if args.finished_only:
+        record = finished_record(run_dir)
+        if record is None:
+            print(f'[{det} {variant} seed {seed}] not finished: left out', flush=True)
+            return None
+        return dict(detector=det, variant=variant, seed=seed,
+                    config=osp.relpath(config_path(det, variant), REPO), **record)
     cfg = experiment_config(config_path(det, variant), seed, data_root, args.max_epochs,
                             args.tiny)
     print(f'[{det} {variant} seed {seed}] training ({cfg.train_cfg.max_epochs} epochs) ...',
           flush=True)
-    record = train_and_test(cfg, osp.join(args.work_dir, f'{det}_{variant}_seed{seed}'),
-                            force=args.force)
+    record = train_and_test(cfg, run_dir, force=args.force)
     print(f'[{det} {variant} seed {seed}] AP {record["metrics"]["AP"]:.4f} '
           f'(train {record["train_s"]:.0f} s)', flush=True)
     return dict(detector=det, variant=variant, seed=seed,
@@ -130,20 +146,23 @@ def fmt(value, std=None, digits=1):
 
 
 def markdown(rows: List[Dict], meta: Dict) -> str:
+    partial = (' (finished runs only: a row holds the seeds in its Seeds column)'
+               if meta.get('finished_only') else '')
     lines = [
         f'SA-FPN / Seq-Head ablation on the **demo data** ({meta["data"]}), '
-        f'{meta["schedule"]}, seeds {meta["seeds"]}; mean ± std over seeds; '
+        f'{meta["schedule"]}, seeds {meta["seeds"]}{partial}; mean ± std over seeds; '
         'ΔAP is paired by seed against the baseline. Params / GFLOPs / latency at '
         f'{meta["shape"][0]}x{meta["shape"][1]}, latency = median CPU time of the tensor '
         f'forward (no NMS), {meta["threads"]} threads.',
         '',
-        '| Detector | Variant | AP | ΔAP | AP50 | AP_s | AP_m | AP_l | Params (M) | GFLOPs '
-        '| Latency (ms) |',
-        '|---|---|---|---|---|---|---|---|---|---|---|',
+        '| Detector | Variant | Seeds | AP | ΔAP | AP50 | AP_s | AP_m | AP_l | Params (M) '
+        '| GFLOPs | Latency (ms) |',
+        '|---|---|---|---|---|---|---|---|---|---|---|---|',
     ]
     for r in rows:
         lines.append(
-            f'| {r["detector"]} | {VARIANT_LABELS[r["variant"]]} | {fmt(r["AP"], r["AP_std"])} '
+            f'| {r["detector"]} | {VARIANT_LABELS[r["variant"]]} '
+            f'| {",".join(map(str, r["seeds"]))} | {fmt(r["AP"], r["AP_std"])} '
             f'| {fmt(r["dAP"], r["dAP_std"]) if r["variant"] != "baseline" else "-"} '
             f'| {fmt(r["AP50"], r["AP50_std"])} | {fmt(r["AP_s"], r["AP_s_std"])} '
             f'| {fmt(r["AP_m"], r["AP_m_std"])} | {fmt(r["AP_l"], r["AP_l_std"])} '
@@ -169,6 +188,7 @@ def main(argv=None):
                 f'tools/dataset/make_demo_coco.py --out {args.data_root}')
     records = [run_one(det, variant, seed, args, data_root)
                for seed in args.seeds for det in args.detectors for variant in args.variants]
+    records = [r for r in records if r is not None]
     pairs = [(d, v) for d in args.detectors for v in args.variants]
     costs = measure_costs({pair: config_path(*pair) for pair in pairs}, args.shape,
                           args.latency_runs)
@@ -182,7 +202,8 @@ def main(argv=None):
         data=f'{"tiny generated set" if args.tiny else args.data_root}, {num_val} val images',
         schedule=f'{epochs} epochs' if args.max_epochs else 'the configs\' schedule '
                  '(12 epochs, batch 8)',
-        seeds=args.seeds, shape=list(args.shape), threads=torch.get_num_threads(),
+        seeds=args.seeds, finished_only=args.finished_only, shape=list(args.shape),
+        threads=torch.get_num_threads(),
         torch=torch.__version__, machine=f'{platform.machine()}, {os.cpu_count()} CPUs',
         date=time.strftime('%Y-%m-%d %H:%M'))
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)

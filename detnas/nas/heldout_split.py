@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import List, Tuple
 
 from detnas.utils.errors import DetnasInputError
-from .evolution.state import atomic_write_json
+from detnas.utils.io import atomic_write_json
 
 
 @dataclass(frozen=True)

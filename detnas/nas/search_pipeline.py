@@ -44,7 +44,7 @@ from .candidate_cost import (CandidateCost, latency_cases, layer_factory, missin
                              space_signatures)
 from .evolution import (Constraint, EvolutionConfig, EvolutionSearch, Genome,
                         evaluate_on_ranks, write_pareto)
-from .evolution.state import atomic_write_json
+from detnas.utils.io import atomic_write_json
 from .export import space_of
 from .heldout_split import HeldoutSplit, split_train_annotations
 from .latency import LatencyTable, check_predictor

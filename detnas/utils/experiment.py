@@ -18,6 +18,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 from mmengine.config import Config
 
 from .config import build_detector
+from .io import atomic_write_json
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 # COCO summary names -> the keys mmdet's CocoMetric logs (values are fractions in [0, 1])
@@ -110,10 +111,9 @@ def train_and_test(cfg: Config, run_dir: str, force: bool = False, echo: bool = 
         ground truth), ``train_s``, ``test_s``, ``checkpoint``.
     """
     run_dir = osp.abspath(run_dir)
-    record_file = osp.join(run_dir, 'record.json')
-    if not force and osp.isfile(record_file):
-        with open(record_file) as f:
-            return json.load(f)
+    record = None if force else finished_record(run_dir)
+    if record is not None:
+        return record
     os.makedirs(run_dir, exist_ok=True)
     cfg_file = osp.join(run_dir, 'config.py')
     cfg.dump(cfg_file)
@@ -130,9 +130,21 @@ def train_and_test(cfg: Config, run_dir: str, force: bool = False, echo: bool = 
                   test_s=round(test_s, 1), epochs=cfg.train_cfg.max_epochs,
                   metrics={k: (raw[v] if raw.get(v, -1) >= 0 else None)
                            for k, v in METRICS.items()})
-    with open(record_file, 'w') as f:
-        json.dump(record, f, indent=2)
+    atomic_write_json(osp.join(run_dir, 'record.json'), record)
     return record
+
+
+def finished_record(run_dir: str) -> Optional[Dict]:
+    """The record of a finished run, or None when ``run_dir`` holds none.
+
+    Args:
+        run_dir: a run folder written by :func:`train_and_test`.
+    """
+    record_file = osp.join(run_dir, 'record.json')
+    if not osp.isfile(record_file):
+        return None
+    with open(record_file) as f:
+        return json.load(f)
 
 
 def measure_costs(configs: Dict[str, str], shape: Tuple[int, int], runs: int = 30) -> Dict:

@@ -10,7 +10,7 @@ import os
 import os.path as osp
 from typing import Any, Callable, Dict, Mapping, Optional, Sequence
 
-from .state import atomic_write_json
+from detnas.utils.io import atomic_write_json
 
 
 def _as_dict(record: Any) -> Dict[str, Any]:

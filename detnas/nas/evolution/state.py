@@ -7,49 +7,16 @@ population, every scored candidate (the cache), the generator state, generation 
 history and a fingerprint of the settings the run was started with.
 """
 import json
-import os
 import os.path as osp
 import random
-import tempfile
 from dataclasses import asdict, dataclass, field
 from typing import Any, Dict, List
 
 from detnas.utils.errors import DetnasInputError
+from detnas.utils.io import atomic_write_json
 
 STATE_FILENAME = 'search_state.json'
 STATE_VERSION = 1
-
-
-def atomic_write_json(path: str, data: Any) -> None:
-    """Writes ``data`` as JSON so that ``path`` is always complete or untouched.
-
-    Args:
-        path: destination file; its folder is created if needed.
-        data: JSON-serialisable object.
-    """
-    folder = osp.dirname(osp.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix='.' + osp.basename(path) + '.', suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'w') as f:
-            json.dump(data, f, indent=1)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
-    try:  # make the rename itself durable; not every file system allows opening a folder
-        dir_fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass
-    finally:
-        os.close(dir_fd)
 
 
 def encode_rng(rng: random.Random) -> Dict[str, Any]:

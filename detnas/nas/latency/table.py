@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from detnas.utils.errors import DetnasInputError
+from detnas.utils.io import atomic_write_json
 from .measure import (Inputs, as_device, device_name, environment_key, measure_module_ms,
                       num_threads)
 
@@ -133,7 +134,6 @@ class LatencyTable:
         Args:
             path: JSON file.
         """
-        from detnas.nas.evolution.state import atomic_write_json
         tables = _read_tables(path) if osp.isfile(path) else {}
         tables[self.key] = self.to_dict()
         atomic_write_json(path, dict(format=FILE_FORMAT, version=FILE_VERSION, tables=tables))
