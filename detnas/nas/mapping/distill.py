@@ -19,6 +19,7 @@ import time
 from typing import Dict, List, Tuple
 
 import torch
+from mmengine.logging import print_log
 from torch import Tensor, nn
 
 from .errors import MappingError
@@ -110,7 +111,8 @@ def _relative_error(seed, target, stages, images, batch) -> float:
 
 def distill_stages(seed: nn.Module, target: nn.Module, channel_maps: Dict[str, dict],
                    images: Tensor, steps: int = 200, lr: float = 1e-4, batch: int = 8,
-                   heldout_fraction: float = 0.2, seed_rng: int = 0) -> Dict[str, float]:
+                   heldout_fraction: float = 0.2, seed_rng: int = 0,
+                   log_every: int = 20) -> Dict[str, float]:
     """Trains ``target`` in place to reproduce the seed's stage outputs.
 
     Args:
@@ -125,6 +127,7 @@ def distill_stages(seed: nn.Module, target: nn.Module, channel_maps: Dict[str, d
         batch: images per step (random, with horizontal flips).
         heldout_fraction: share of ``images`` kept out of training to measure the error.
         seed_rng: seed of the batch sampling.
+        log_every: log the training loss every this many steps (0: never).
 
     Returns:
         ``{'steps', 'images', 'heldout_images', 'err_before', 'err_after', 'reverted',
@@ -151,7 +154,7 @@ def distill_stages(seed: nn.Module, target: nn.Module, channel_maps: Dict[str, d
     opt = torch.optim.Adam([p for p in target.parameters() if p.requires_grad], lr=lr)
     s_hooks, t_hooks = _StageOutputs(seed, list(stages)), _StageOutputs(target, list(stages))
     try:
-        for _ in range(steps):
+        for step in range(1, steps + 1):
             pick = torch.randint(len(train), (min(batch, len(train)), ), generator=gen)
             x = train[pick]
             flip = torch.rand(len(x), generator=gen) < 0.5
@@ -166,6 +169,9 @@ def distill_stages(seed: nn.Module, target: nn.Module, channel_maps: Dict[str, d
             opt.zero_grad()
             loss.backward()
             opt.step()
+            if log_every and (step % log_every == 0 or step == steps):
+                print_log(f'distill step {step}/{steps}: loss {loss.item():.4f} '
+                          f'({time.perf_counter() - start:.0f} s)', logger='current')
     finally:
         s_hooks.remove()
         t_hooks.remove()
