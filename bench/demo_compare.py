@@ -4,11 +4,14 @@
     python bench/demo_compare.py NAME=CONFIG [NAME=CONFIG ...] --out bench/results/NAME
         [--seeds 0 1 2] [--max-epochs N] [--data-root data/demo_coco]
         [--work-dir work_dirs/bench_compare] [--shape 320 320] [--latency-runs 30] [--tiny]
+        [--finished-only]
 
 Every config is trained with its own schedule by tools/train.py for each seed and its last
 checkpoint evaluated on the demo val split (detnas.utils.experiment). Finished runs are
 reused, so runs shared between comparisons (same NAME and seed under the same --work-dir)
-train once. Writes OUT.json (per-seed values, means, costs, command, machine) and OUT.md.
+train once; ``--finished-only`` trains nothing and reports the finished runs alone (each
+row lists its seeds). Writes OUT.json (per-seed values, means, costs, command, machine) and
+OUT.md.
 """
 import argparse
 import json
@@ -18,8 +21,9 @@ import platform
 import sys
 import time
 
-from detnas.utils.experiment import (METRICS, REPO, ensure_demo_data, experiment_config,
-                                     mean_std, measure_costs, train_and_test)
+from detnas.utils.experiment import (FINISHED_ONLY_NOTE, METRICS, REPO, ensure_demo_data,
+                                     experiment_config, finished_record, mean_std,
+                                     measure_costs, train_and_test)
 
 
 def named_configs(parser: argparse.ArgumentParser, items) -> dict:
@@ -44,6 +48,8 @@ def parse_args(argv=None):
     parser.add_argument('--latency-runs', type=int, default=30)
     parser.add_argument('--tiny', action='store_true',
                         help='pipeline check: 8 generated images, 1 epoch, batch 2')
+    parser.add_argument('--finished-only', action='store_true',
+                        help='report the runs already finished; trains nothing')
     args = parser.parse_args(argv)
     args.configs = named_configs(parser, args.configs)
     if args.tiny:
@@ -60,9 +66,16 @@ def main(argv=None):
     runs = {name: [] for name in args.configs}
     for seed in args.seeds:
         for name, config in args.configs.items():
-            cfg = experiment_config(config, seed, data_root, args.max_epochs, args.tiny)
-            print(f'[{name} seed {seed}] training {config} ...', flush=True)
-            record = train_and_test(cfg, osp.join(args.work_dir, f'{name}_seed{seed}'))
+            run_dir = osp.join(args.work_dir, f'{name}_seed{seed}')
+            if args.finished_only:
+                record = finished_record(run_dir)
+                if record is None:
+                    print(f'[{name} seed {seed}] not finished: left out', flush=True)
+                    continue
+            else:
+                cfg = experiment_config(config, seed, data_root, args.max_epochs, args.tiny)
+                print(f'[{name} seed {seed}] training {config} ...', flush=True)
+                record = train_and_test(cfg, run_dir)
             runs[name].append(dict(seed=seed, **record))
             print(f'[{name} seed {seed}] AP {record["metrics"]["AP"]:.4f} '
                   f'(train {_seconds(record["train_s"])})', flush=True)
@@ -70,7 +83,8 @@ def main(argv=None):
     rows = []
     for name, config in args.configs.items():
         row = dict(name=name, config=osp.relpath(osp.abspath(config), REPO),
-                   epochs=runs[name][0]['epochs'], **costs[name])
+                   seeds=[r['seed'] for r in runs[name]],
+                   epochs=runs[name][0]['epochs'] if runs[name] else None, **costs[name])
         for metric in METRICS:
             values = [r['metrics'][metric] for r in runs[name]]
             row[metric], row[metric + '_std'] = mean_std(values)
@@ -82,6 +96,7 @@ def main(argv=None):
                   machine=f'{platform.machine()}, {os.cpu_count()} CPUs, '
                           f'torch {torch.__version__}, {torch.get_num_threads()} threads',
                   date=time.strftime('%Y-%m-%d'), data=data_root, seeds=args.seeds,
+                  finished_only=args.finished_only,
                   shape=list(args.shape), rows=rows, runs=runs)
     print(write(result, args.out))
     return result
@@ -108,14 +123,17 @@ def markdown(r: dict) -> str:
         mean, std = row[metric], row[metric + '_std']
         return 'n/a' if mean is None else f'{100 * mean:.1f} ± {100 * std:.1f}'
     h, w = r['shape']
+    partial = FINISHED_ONLY_NOTE if r.get('finished_only') else ''
     lines = [f'Demo data (generated, not COCO), each config with its own schedule, seeds '
-             f'{r["seeds"]}, mean ± std. Params / GFLOPs (2 x MACs) / latency at {h}x{w}; '
+             f'{r["seeds"]}{partial}, mean ± std. Params / GFLOPs (2 x MACs) / latency at {h}x{w}; '
              f'latency = median CPU time of the tensor forward (batch 1, no NMS); '
              f'{r["machine"]}.', '',
-             '| model | epochs | AP | AP50 | AP_s | AP_m | AP_l | params (M) | GFLOPs '
-             '| latency (ms) | train per run |', '|---|---|---|---|---|---|---|---|---|---|---|']
+             '| model | seeds | epochs | AP | AP50 | AP_s | AP_m | AP_l | params (M) | GFLOPs '
+             '| latency (ms) | train per run |',
+             '|---|---|---|---|---|---|---|---|---|---|---|---|']
     for row in r['rows']:
-        lines.append(f'| {row["name"]} | {row["epochs"]} | '
+        seeds = ','.join(map(str, row.get('seeds', r['seeds'])))
+        lines.append(f'| {row["name"]} | {seeds} | {row["epochs"]} | '
                      + ' | '.join(pct(row, m) for m in ('AP', 'AP50', 'AP_s', 'AP_m', 'AP_l'))
                      + f' | {row["params"] / 1e6:.2f} | {row["gflops"]:.2f} '
                      f'| {row["latency_ms"]:.1f} | {_seconds(row["train_s"])} |')

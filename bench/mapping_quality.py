@@ -68,9 +68,44 @@ DISTILL_IMAGES = 160  # demo training images for the distillation (a fifth held 
 DISTILL_STEPS = 200
 
 
-def adapted_mappings(data_root: str, tiny: bool = False) -> dict:
+ARMS = ('mapped', 'mapped_distill')
+
+
+def mapping_files(folder: str) -> dict:
+    """arm -> (mmdet-named backbone checkpoint, mapping report JSON) under ``folder``."""
+    return {arm: (osp.join(folder, f'{arm}_backbone.pth'), osp.join(folder, f'{arm}_report.json'))
+            for arm in ARMS}
+
+
+def cached_mappings(folder: str, tiny: bool, target) -> dict:
+    """The mappings a previous run of this bench saved in ``folder``, when they were made
+    with the current settings and fit the adapted backbone; else {}."""
+    from detnas.nas.mapping import MappingResult
+    files = mapping_files(folder)
+    if not all(osp.isfile(f) for pair in files.values() for f in pair):
+        return {}
+    mapped = {arm: MappingResult.load(*files[arm]) for arm in ARMS}
+    refit, distill = (mapped['mapped_distill'].report.meta.get(k, {})
+                      for k in ('refit', 'distill'))
+    settings = (refit.get('images'), distill.get('steps'),
+                distill.get('images', 0) + distill.get('heldout_images', 0))
+    wanted = (CALIBRATION_IMAGES, 2 if tiny else DISTILL_STEPS, 8 if tiny else DISTILL_IMAGES)
+    try:
+        for result in mapped.values():
+            target.load_state_dict(result.state_dict)
+    except RuntimeError:
+        return {}
+    if settings != wanted:
+        return {}
+    print(f'reusing the mappings saved in {folder} (delete {files["mapped"][0]} to '
+          'recompute them)', flush=True)
+    return mapped
+
+
+def adapted_mappings(data_root: str, folder: str, tiny: bool = False) -> dict:
     """The seed mapped into the bench's adapted backbone: ``'mapped'`` (default rules, then
     the refit on the demo training images) and ``'mapped_distill'`` (that, then distilled).
+    Saved in ``folder`` (:func:`mapping_files`) and reused from there by the next run.
 
     Returns:
         arm -> :class:`~detnas.nas.mapping.MappingResult`.
@@ -80,8 +115,11 @@ def adapted_mappings(data_root: str, tiny: bool = False) -> dict:
     from detnas.models.backbones.adapted_mobilenet_v2 import AdaptedMobileNetV2
     from detnas.nas.mapping import (calibration_images, distill_mapping, map_weights,
                                     refit_mapping, seed_backbone)
-    seed = seed_backbone(SEED)
     target = AdaptedMobileNetV2(arch_setting=ADAPTED_ARCH, out_indices=OUT_INDICES)
+    cached = cached_mappings(folder, tiny, target)
+    if cached:
+        return cached
+    seed = seed_backbone(SEED)
     result = map_weights(SEED, target, target_state=target.state_dict())
     train_dir = osp.join(data_root, 'train')
     refit_mapping(result, seed, target, calibration_images(train_dir, CALIBRATION_IMAGES))
@@ -91,7 +129,11 @@ def adapted_mappings(data_root: str, tiny: bool = False) -> dict:
                             calibration_images(train_dir, 8 if tiny else DISTILL_IMAGES),
                             steps=2 if tiny else DISTILL_STEPS)
     print(f'distill: {stats}', flush=True)
-    return dict(mapped=result, mapped_distill=distilled)
+    mapped = dict(mapped=result, mapped_distill=distilled)
+    os.makedirs(folder, exist_ok=True)
+    for arm, result in mapped.items():
+        result.save(*mapping_files(folder)[arm])
+    return mapped
 
 
 def photo_agreement(mapped: dict) -> dict:
@@ -126,17 +168,6 @@ def photo_agreement(mapped: dict) -> dict:
     return dict(images=len(photos), targets=rows)
 
 
-def write_checkpoints(mapped: dict, out: str) -> dict:
-    """Saves every mapping of :func:`adapted_mappings` as an mmdet-named backbone checkpoint
-    (``<out>/<arm>_backbone.pth`` and its report); returns arm -> path."""
-    os.makedirs(out, exist_ok=True)
-    paths = {}
-    for arm, result in mapped.items():
-        paths[arm] = osp.join(out, f'{arm}_backbone.pth')
-        result.save(paths[arm], osp.join(out, f'{arm}_report.json'))
-    return paths
-
-
 def arm_config(arm: str, checkpoint, work_dir: str) -> str:
     """Writes the config of an arm on the adapted backbone (the baseline RetinaNet with the
     adapted MobileNetV2 initialised from ``checkpoint``, or at random when None) into
@@ -168,23 +199,27 @@ def main():
     parser.add_argument('--tiny', action='store_true',
                         help='1 seed, 1 epoch, 8 generated 128px images: checks the plumbing')
     parser.add_argument('--photos-only', action='store_true',
-                        help='only the real-photo agreement (seconds)')
+                        help='only the real-photo agreement (seconds once the mappings are '
+                        'saved)')
+    parser.add_argument('--finished-only', action='store_true',
+                        help='the fine-tune table from the runs already finished; trains '
+                        'nothing')
     args = parser.parse_args()
     from detnas.utils.experiment import ensure_demo_data
     data_root = (osp.join(args.work_dir.rstrip('/') + '_tiny', 'data') if args.tiny
                  else args.data_root)
     data_root = ensure_demo_data(data_root, tiny=args.tiny)
-    mapped = adapted_mappings(data_root, args.tiny)
+    # demo_compare puts --tiny runs under <work-dir>_tiny: the mappings go there too
+    files_dir = args.work_dir.rstrip('/') + '_tiny' if args.tiny else args.work_dir
+    mapped = adapted_mappings(data_root, files_dir, args.tiny)
     results = dict(data='demo (generated) — not COCO', command=' '.join(sys.argv),
                    real_photos=photo_agreement(mapped),
                    mapping_totals=mapped['mapped'].report.totals(),
                    refit=mapped['mapped'].report.meta['refit'],
                    distill=mapped['mapped_distill'].report.meta['distill'])
     if not args.photos_only:
-        # demo_compare puts --tiny runs under <work-dir>_tiny: the checkpoints go there too
-        files_dir = args.work_dir.rstrip('/') + '_tiny' if args.tiny else args.work_dir
-        ckpts = write_checkpoints(mapped, files_dir)
-        arms = dict(seed=BASE_CONFIG, **{arm: arm_config(arm, ckpts[arm], files_dir)
+        ckpts = mapping_files(files_dir)
+        arms = dict(seed=BASE_CONFIG, **{arm: arm_config(arm, ckpts[arm][0], files_dir)
                                          for arm in mapped},
                     random=arm_config('random', None, files_dir))
         compared = demo_compare.main(
@@ -192,17 +227,21 @@ def main():
             + ['--seeds', *map(str, args.seeds[:1] if args.tiny else args.seeds),
                '--data-root', data_root,
                '--work-dir', args.work_dir, '--out', osp.join(args.work_dir, 'compare')]
-            + (['--tiny'] if args.tiny else []))
+            + (['--tiny'] if args.tiny else [])
+            + (['--finished-only'] if args.finished_only else []))
         for row in compared['rows']:
             results[f'ap_{row["name"]}'] = row['AP']
             results[f'ap_{row["name"]}_per_seed'] = row['AP_per_seed']
+            results[f'seeds_{row["name"]}'] = row['seeds']
             results[f'params_{row["name"]}'] = row['params']
             results[f'gflops_{row["name"]}'] = row['gflops']
         results['seeds'] = compared['seeds']
         results['machine'] = compared['machine']
         for arm in mapped:
             results[f'{arm}_over_seed'] = (results[f'ap_{arm}'] / results['ap_seed']
-                                           if results['ap_seed'] else None)
+                                           if results['ap_seed'] and results[f'ap_{arm}']
+                                           is not None else None)
+            results[f'{arm}_over_seed_paired'] = paired_ratio(compared['runs'], arm, 'seed')
         results['tiny'] = args.tiny
     os.makedirs(args.out, exist_ok=True)
     with open(osp.join(args.out, 'mapping_quality.json'), 'w') as f:
@@ -212,24 +251,47 @@ def main():
     print(to_markdown(results))
 
 
+def paired_ratio(runs: dict, arm: str, reference: str):
+    """Mean AP of ``arm`` over mean AP of ``reference`` on the seeds both finished, as
+    ``{'seeds', 'ratio'}``; None when they share no seed.
+
+    Args:
+        runs: demo_compare's ``runs`` (name -> list of run records with ``seed``).
+        arm: the arm to compare.
+        reference: the arm it is divided by.
+    """
+    ap = {name: {r['seed']: r['metrics']['AP'] for r in records}
+          for name, records in runs.items()}
+    seeds = sorted(set(ap[arm]) & set(ap[reference]))
+    total = sum(ap[reference][s] for s in seeds)
+    if not seeds or not total:
+        return None
+    return dict(seeds=seeds, ratio=sum(ap[arm][s] for s in seeds) / total)
+
+
 def to_markdown(r: dict) -> str:
     lines = ['# Weight mapping quality (demo data, generated — not COCO)', '',
              f"Command: `{r['command']}`", '']
     if 'ap_mapped' in r:
         lines += [f"Seeds {r['seeds']}; {r['machine']}.", '',
-                  '| start | backbone | bbox AP (mean) | per seed | params (M) | GFLOPs |',
-                  '|---|---|---|---|---|---|']
+                  '| start | backbone | seeds | bbox AP (mean) | per seed | params (M) '
+                  '| GFLOPs |', '|---|---|---|---|---|---|---|']
         arms = [a for a in ('mapped', 'mapped_distill', 'seed', 'random') if f'ap_{a}' in r]
         for arm in arms:
             backbone = 'seed MobileNetV2' if arm == 'seed' else 'adapted'
-            lines.append(f"| {arm} | {backbone} | {r[f'ap_{arm}']:.4f} | "
+            mean = r[f'ap_{arm}']
+            lines.append(f"| {arm} | {backbone} "
+                         f"| {','.join(map(str, r.get(f'seeds_{arm}', r['seeds'])))} "
+                         f"| {'n/a' if mean is None else f'{mean:.4f}'} | "
                          f"{', '.join(f'{v:.4f}' for v in r[f'ap_{arm}_per_seed'])} | "
                          f"{r[f'params_{arm}'] / 1e6:.2f} | {r[f'gflops_{arm}']:.2f} |")
         lines.append('')
         for arm in ('mapped', 'mapped_distill'):
-            ratio = r.get(f'{arm}_over_seed')
+            ratio, paired = r.get(f'{arm}_over_seed'), r.get(f'{arm}_over_seed_paired')
             if f'ap_{arm}' in r:
-                lines.append(f"{arm} / seed AP: {'n/a' if ratio is None else f'{ratio:.2f}'}  ")
+                lines.append(f"{arm} / seed AP: {'n/a' if ratio is None else f'{ratio:.2f}'}"
+                             + (f" (on the same seeds {paired['seeds']}: "
+                                f"{paired['ratio']:.2f})" if paired else '') + '  ')
         t = r['mapping_totals']
         lines += ['', f"Mapping: {t['copied_fraction']:.3f} of the target's entries copied, "
                   f"{t['seed_used_fraction']:.3f} of the seed's used; rules {t['rules']}"]

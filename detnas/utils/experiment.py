@@ -24,6 +24,8 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 # COCO summary names -> the keys mmdet's CocoMetric logs (values are fractions in [0, 1])
 METRICS = dict(AP='coco/bbox_mAP', AP50='coco/bbox_mAP_50', AP75='coco/bbox_mAP_75',
                AP_s='coco/bbox_mAP_s', AP_m='coco/bbox_mAP_m', AP_l='coco/bbox_mAP_l')
+# what a bench table says when it was written from the finished runs alone (--finished-only)
+FINISHED_ONLY_NOTE = ' (finished runs only: a row holds the seeds in its Seeds column)'
 
 
 def experiment_config(base: str, seed: int, data_root: str,

@@ -212,3 +212,19 @@ def test_bad_groups_and_zero_channels_name_the_layer():
                  {'input': 3, 'a': 0})
     with pytest.raises(MappingError, match='narrow'):
         MappingConfig(narrow='largest')
+
+
+def test_saved_result_loads_back_unchanged(tmp_path):
+    seed = tiny_mbv2()
+    arch = [[e, c * 2, n + 1, s, 5] for e, c, n, s in TINY_ARCH]
+    target, result = _mapped(seed, tiny_mbv2(arch, stem=24, last=48, seed=5))
+    ckpt, report = str(tmp_path / 'mapped.pth'), str(tmp_path / 'mapped.json')
+    result.save(ckpt, report, prefix='backbone.')
+    back = type(result).load(ckpt, report, prefix='backbone.')
+    assert back.state_dict.keys() == result.state_dict.keys()
+    assert all(torch.equal(back.state_dict[k], v) for k, v in result.state_dict.items())
+    assert back.report.records == result.report.records
+    assert back.report.totals() == result.report.totals()
+    assert back.report.channel_maps == result.report.channel_maps
+    assert back.report.meta == result.report.meta
+    assert back.report.table() == result.report.table()

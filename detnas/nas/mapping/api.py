@@ -11,6 +11,7 @@ The seed is a ``detnas://`` alias, a file, a raw state dict in any layout the co
 (torchvision, timm, mmpretrain, mmdet) or a ``ConvertedCheckpoint``. The target is a
 backbone config, a built backbone module, or an :class:`ArchSpec` with an initial state dict.
 """
+import json
 import os
 import os.path as osp
 from dataclasses import asdict, dataclass, field
@@ -92,6 +93,23 @@ class MappingResult:
                        checkpoint)
         if report_json:
             self.report.save_json(report_json)
+
+    @classmethod
+    def load(cls, checkpoint: str, report_json: str, prefix: str = '') -> 'MappingResult':
+        """A result written by :meth:`save` (the layer match of a cross-family run is not
+        saved, so it comes back as None).
+
+        Args:
+            checkpoint: the ``.pth`` file :meth:`save` wrote.
+            report_json: the report file :meth:`save` wrote.
+            prefix: the key prefix the checkpoint was saved with.
+        """
+        saved = torch.load(checkpoint, map_location='cpu', weights_only=True)
+        state = {k[len(prefix):]: v for k, v in saved['state_dict'].items()
+                 if k.startswith(prefix)}
+        with open(report_json) as f:
+            report = MappingReport.from_dict(json.load(f))
+        return cls(state, saved.get('classifier', {}), report)
 
 
 def resolve_seed_state(seed, family: Optional[str]):

@@ -98,6 +98,21 @@ class MappingReport:
                     tensors=[dict(asdict(r), fraction=r.fraction) for r in self.records],
                     channel_maps=self.channel_maps)
 
+    @classmethod
+    def from_dict(cls, data: Dict[str, Any]) -> 'MappingReport':
+        """The report :meth:`to_dict` wrote (e.g. read back from :meth:`save_json`'s file).
+
+        Args:
+            data: the dict, with ``meta``, ``totals``, ``tensors`` and ``channel_maps``.
+        """
+        records = [TensorRecord(**{k: v for k, v in t.items() if k != 'fraction'})
+                   for t in data['tensors']]
+        for r in records:
+            r.shape = tuple(r.shape)
+        totals = data['totals']
+        return cls(records, totals['seed_numel'], totals['seed_used'], dict(data['meta']),
+                   dict(data.get('channel_maps', {})))
+
     def save_json(self, path: str) -> None:
         """Writes :meth:`to_dict` to ``path`` (folders are created)."""
         if osp.dirname(path):
