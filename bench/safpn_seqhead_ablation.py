@@ -30,9 +30,9 @@ import sys
 import time
 from typing import Dict, List, Optional
 
-from detnas.utils.experiment import (REPO, ensure_demo_data, experiment_config,
-                                     finished_record, mean_std, measure_costs,
-                                     train_and_test)
+from detnas.utils.experiment import (FINISHED_ONLY_NOTE, REPO, ensure_demo_data,
+                                     experiment_config, finished_record, mean_std,
+                                     measure_costs, train_and_test)
 
 CONFIG_DIR = osp.join(REPO, 'configs', 'safpn_seqhead')
 DETECTORS = ('retinanet', 'fcos')
@@ -146,8 +146,7 @@ def fmt(value, std=None, digits=1):
 
 
 def markdown(rows: List[Dict], meta: Dict) -> str:
-    partial = (' (finished runs only: a row holds the seeds in its Seeds column)'
-               if meta.get('finished_only') else '')
+    partial = FINISHED_ONLY_NOTE if meta.get('finished_only') else ''
     lines = [
         f'SA-FPN / Seq-Head ablation on the **demo data** ({meta["data"]}), '
         f'{meta["schedule"]}, seeds {meta["seeds"]}{partial}; mean ± std over seeds; '
