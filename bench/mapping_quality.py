@@ -77,25 +77,28 @@ def mapping_files(folder: str) -> dict:
             for arm in ARMS}
 
 
-def cached_mappings(folder: str, tiny: bool, target) -> dict:
+def mapping_settings(data_root: str, tiny: bool) -> dict:
+    """What the saved mappings depend on besides the code: kept in their report meta."""
+    return dict(arch=ADAPTED_ARCH, data_root=osp.abspath(data_root),
+                calibration_images=CALIBRATION_IMAGES,
+                distill_images=8 if tiny else DISTILL_IMAGES,
+                distill_steps=2 if tiny else DISTILL_STEPS)
+
+
+def cached_mappings(folder: str, settings: dict, target) -> dict:
     """The mappings a previous run of this bench saved in ``folder``, when they were made
-    with the current settings and fit the adapted backbone; else {}."""
+    with ``settings`` (:func:`mapping_settings`) and fit ``target``; else {}."""
     from detnas.nas.mapping import MappingResult
     files = mapping_files(folder)
     if not all(osp.isfile(f) for pair in files.values() for f in pair):
         return {}
     mapped = {arm: MappingResult.load(*files[arm]) for arm in ARMS}
-    refit, distill = (mapped['mapped_distill'].report.meta.get(k, {})
-                      for k in ('refit', 'distill'))
-    settings = (refit.get('images'), distill.get('steps'),
-                distill.get('images', 0) + distill.get('heldout_images', 0))
-    wanted = (CALIBRATION_IMAGES, 2 if tiny else DISTILL_STEPS, 8 if tiny else DISTILL_IMAGES)
+    if any(r.report.meta.get('bench_settings') != settings for r in mapped.values()):
+        return {}
     try:
         for result in mapped.values():
             target.load_state_dict(result.state_dict)
-    except RuntimeError:
-        return {}
-    if settings != wanted:
+    except RuntimeError:  # saved for another adapted architecture
         return {}
     print(f'reusing the mappings saved in {folder} (delete {files["mapped"][0]} to '
           'recompute them)', flush=True)
@@ -116,22 +119,25 @@ def adapted_mappings(data_root: str, folder: str, tiny: bool = False) -> dict:
     from detnas.nas.mapping import (calibration_images, distill_mapping, map_weights,
                                     refit_mapping, seed_backbone)
     target = AdaptedMobileNetV2(arch_setting=ADAPTED_ARCH, out_indices=OUT_INDICES)
-    cached = cached_mappings(folder, tiny, target)
+    settings = mapping_settings(data_root, tiny)
+    cached = cached_mappings(folder, settings, target)
     if cached:
         return cached
     seed = seed_backbone(SEED)
     result = map_weights(SEED, target, target_state=target.state_dict())
     train_dir = osp.join(data_root, 'train')
-    refit_mapping(result, seed, target, calibration_images(train_dir, CALIBRATION_IMAGES))
+    refit_mapping(result, seed, target,
+                  calibration_images(train_dir, settings['calibration_images']))
     print(result.report.summary(), f"\nrefit: {result.report.meta['refit']}", flush=True)
     distilled = copy.deepcopy(result)
     stats = distill_mapping(distilled, seed, target,
-                            calibration_images(train_dir, 8 if tiny else DISTILL_IMAGES),
-                            steps=2 if tiny else DISTILL_STEPS)
+                            calibration_images(train_dir, settings['distill_images']),
+                            steps=settings['distill_steps'])
     print(f'distill: {stats}', flush=True)
     mapped = dict(mapped=result, mapped_distill=distilled)
     os.makedirs(folder, exist_ok=True)
     for arm, result in mapped.items():
+        result.report.meta['bench_settings'] = settings
         result.save(*mapping_files(folder)[arm])
     return mapped
 

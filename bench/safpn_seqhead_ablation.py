@@ -13,7 +13,7 @@ evaluates the *last* checkpoint with ``tools/test.py`` on the demo val split (no
 best-checkpoint picking: val is the only held-out split). Params and FLOPs come from
 ``detnas.utils.complexity.model_complexity`` at the demo image size; latency is the median
 CPU time of the raw tensor forward (no NMS), measured round-robin over the variants so that
-machine load drifts hit all of them alike. Runs whose ``test_metrics.json`` exists are
+machine load drifts hit all of them alike. Runs whose ``record.json`` exists are
 reused, so an interrupted ablation resumes where it stopped (``--force`` retrains);
 ``--finished-only`` writes the table from the finished runs alone and trains nothing (the
 table's Seeds column says which seeds each row has).

@@ -40,11 +40,11 @@ from mmengine.dist import barrier, broadcast_object_list, get_dist_info
 from mmengine.logging import MMLogger, print_log
 
 from detnas.utils.errors import DetnasInputError
+from detnas.utils.io import atomic_write_json
 from .candidate_cost import (CandidateCost, latency_cases, layer_factory, missing_signatures,
                              space_signatures)
 from .evolution import (Constraint, EvolutionConfig, EvolutionSearch, Genome,
                         evaluate_on_ranks, write_pareto)
-from detnas.utils.io import atomic_write_json
 from .export import space_of
 from .heldout_split import HeldoutSplit, split_train_annotations
 from .latency import LatencyTable, check_predictor

@@ -113,6 +113,19 @@ def family_of(backbone_cfg: dict, supernet: bool = False) -> SearchFamily:
                            f'{list(known)}')
 
 
+def check_batch_norm(backbone: dict) -> None:
+    """Raises :class:`DetnasInputError` unless the seed backbone normalises with BN (the
+    supernet's elastic layers slice BatchNorm statistics).
+
+    Args:
+        backbone: the seed's ``model.backbone`` config.
+    """
+    norm = (backbone.get('norm_cfg') or {}).get('type', 'BN')
+    if norm not in ('BN', 'BN2d'):
+        raise DetnasInputError(f"model.backbone.norm_cfg.type is {norm!r}; the supernet's "
+                               "elastic layers support BatchNorm only (norm_cfg=dict(type='BN'))")
+
+
 def out_spatial(size: int, stride: int) -> int:
     """Output size of a same-padded layer with odd kernel: ``ceil(size / stride)``."""
     return -(-size // stride)

@@ -18,7 +18,7 @@ from detnas.models.backbones.adapted_mobilenet_v2 import (MOBILENET_V2_ARCH,
                                                          resolve_mobilenet_v2_arch)
 from detnas.utils.errors import DetnasInputError
 from ..space import Arch, SearchSpace, effective_layers, mobilenet_v2_search_space
-from .base import SearchFamily, out_spatial, register_family
+from .base import SearchFamily, check_batch_norm, out_spatial, register_family
 
 BN_KEYS = ('weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracked')
 # seed-backbone arguments carried over to the supernet as they are
@@ -39,15 +39,6 @@ def seed_checkpoint(backbone: dict, example: str) -> str:
                                "initialised from the seed: set init_cfg=dict(type='Pretrained', "
                                f"checkpoint='{example}')")
     return checkpoint
-
-
-def check_batch_norm(backbone: dict) -> None:
-    """Raises :class:`DetnasInputError` unless the seed backbone normalises with BN (the
-    supernet's elastic layers slice BatchNorm statistics)."""
-    norm = (backbone.get('norm_cfg') or {}).get('type', 'BN')
-    if norm not in ('BN', 'BN2d'):
-        raise DetnasInputError(f"model.backbone.norm_cfg.type is {norm!r}; the supernet's "
-                               "elastic layers support BatchNorm only (norm_cfg=dict(type='BN'))")
 
 
 def _conv_bn(sd: Dict[str, Tensor], src: str, dst: str, out: Dict[str, Tensor],

@@ -19,8 +19,8 @@ from detnas.models.layers.elastic import block_diagonal
 from detnas.utils.errors import DetnasInputError
 from ..resnet_space import ResNetSearchSpace, resnet_search_space
 from ..space import Arch
-from .base import SearchFamily, out_spatial, register_family
-from .mobilenet_v2 import check_batch_norm, seed_checkpoint, slice_norm
+from .base import SearchFamily, check_batch_norm, out_spatial, register_family
+from .mobilenet_v2 import seed_checkpoint, slice_norm
 
 # mmdet ResNet arguments a seed must leave at these values (the supernet builds exactly this)
 _MMDET_FIXED = dict(num_stages=4, strides=(1, 2, 2, 2), dilations=(1, 1, 1, 1),
