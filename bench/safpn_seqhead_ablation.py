@@ -5,7 +5,7 @@
         [--variants baseline safpn seqhead both] [--seeds 0 1 2] [--max-epochs N]
         [--data-root data/demo_coco/] [--work-dir work_dirs/safpn_seqhead_ablation]
         [--out bench/results/safpn_seqhead] [--latency-runs 30] [--force] [--tiny]
-        [--finished-only]
+        [--finished-only] [--restore-from RESULTS.json]
 
 Every run trains ``configs/safpn_seqhead/<detector>_mbv2_<variant>_demo.py`` with
 ``tools/train.py`` (same schedule for all, seed set through ``randomness.seed``), then
@@ -16,7 +16,11 @@ CPU time of the raw tensor forward (no NMS), measured round-robin over the varia
 machine load drifts hit all of them alike. Runs whose ``record.json`` exists are
 reused, so an interrupted ablation resumes where it stopped (``--force`` retrains);
 ``--finished-only`` writes the table from the finished runs alone and trains nothing (the
-table's Seeds column says which seeds each row has).
+table's Seeds column says which seeds each row has). ``--restore-from`` first counts the
+runs recorded in an earlier results file (e.g. the committed
+``bench/results/safpn_seqhead.json``) as finished, for a machine whose ``work_dirs`` are gone:
+only the runs missing from both are trained, and each restored run names its origin in
+``reused_from``.
 
 Writes ``<out>.json`` (every run, the aggregate, the command) and ``<out>.md`` (the table).
 ``--tiny`` checks the pipeline in minutes: 8 generated images, 1 epoch, batch 2.
@@ -32,7 +36,7 @@ from typing import Dict, List, Optional
 
 from detnas.utils.experiment import (FINISHED_ONLY_NOTE, REPO, ensure_demo_data,
                                      experiment_config, finished_record, mean_std,
-                                     measure_costs, train_and_test)
+                                     measure_costs, restore_record, train_and_test)
 
 CONFIG_DIR = osp.join(REPO, 'configs', 'safpn_seqhead')
 DETECTORS = ('retinanet', 'fcos')
@@ -70,6 +74,9 @@ def parse_args(argv=None):
     parser.add_argument('--force', action='store_true', help='retrain finished runs')
     parser.add_argument('--finished-only', action='store_true',
                         help='table from the runs already finished; trains nothing')
+    parser.add_argument('--restore-from', metavar='RESULTS.json',
+                        help="count the runs of an earlier results file (this script's "
+                        '--out JSON) as finished where the work dir holds no record')
     parser.add_argument('--tiny', action='store_true',
                         help='pipeline check: tiny generated data, 1 epoch, batch 2')
     args = parser.parse_args(argv)
@@ -92,12 +99,47 @@ def config_path(det: str, variant: str) -> str:
     return osp.join(CONFIG_DIR, VARIANTS[variant].format(det=det))
 
 
+def run_dir_of(work_dir: str, det: str, variant: str, seed: int) -> str:
+    return osp.join(work_dir, f'{det}_{variant}_seed{seed}')
+
+
+def restore_runs(results_file: str, args) -> int:
+    """Writes the records of ``results_file``'s runs that this ablation asks for into their
+    run folders where none finished; returns how many were restored.
+
+    Args:
+        results_file: a JSON written by this script (``runs``: records with ``detector``,
+            ``variant``, ``seed``).
+        args: the parsed command line (detectors, variants, seeds, work dir).
+    """
+    try:
+        with open(results_file) as f:
+            results = json.load(f)
+        runs, meta = results['runs'], results['meta']
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise SystemExit(f'--restore-from {results_file}: not a results file of this script '
+                         f'({err!r}); pass the JSON it wrote with --out') from err
+    source = (f'{osp.relpath(osp.abspath(results_file), REPO)} ({meta.get("command")}, '
+              f'{meta.get("date")})')
+    restored = 0
+    for run in runs:
+        det, variant, seed = run['detector'], run['variant'], run['seed']
+        if det not in args.detectors or variant not in args.variants or seed not in args.seeds:
+            continue
+        record = {k: v for k, v in run.items()
+                  if k not in ('detector', 'variant', 'seed', 'config')}
+        if restore_record(run_dir_of(args.work_dir, det, variant, seed), record, source):
+            print(f'[{det} {variant} seed {seed}] restored from {source}', flush=True)
+            restored += 1
+    return restored
+
+
 def run_one(det: str, variant: str, seed: int, args, data_root: str) -> Optional[Dict]:
     """One run of the ablation (reused when finished, unless --force).
 
     With ``--finished-only`` a run that has not finished is reported and skipped (None).
     """
-    run_dir = osp.join(args.work_dir, f'{det}_{variant}_seed{seed}')
+    run_dir = run_dir_of(args.work_dir, det, variant, seed)
     if args.finished_only:
         record = finished_record(run_dir)
         if record is None:
@@ -185,6 +227,8 @@ def main(argv=None):
             raise FileNotFoundError(
                 f'no demo data in {data_root}; make it with: python '
                 f'tools/dataset/make_demo_coco.py --out {args.data_root}')
+    if args.restore_from:
+        restore_runs(args.restore_from, args)
     records = [run_one(det, variant, seed, args, data_root)
                for seed in args.seeds for det in args.detectors for variant in args.variants]
     records = [r for r in records if r is not None]

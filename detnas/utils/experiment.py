@@ -149,6 +149,32 @@ def finished_record(run_dir: str) -> Optional[Dict]:
         return json.load(f)
 
 
+def restore_record(run_dir: str, record: Dict, source: str) -> bool:
+    """Makes ``run_dir`` count as finished with a record from an earlier results file
+    (e.g. a committed ``bench/results/*.json`` on a machine whose ``work_dirs`` are gone).
+
+    The restored record keeps its metrics and names its origin in ``reused_from`` (an
+    existing ``reused_from`` is kept: it names the first run). A run that finished in
+    ``run_dir`` is never overwritten.
+
+    Args:
+        run_dir: the run's folder.
+        record: the run's record as the results file holds it.
+        source: where the record comes from (file, command, date).
+
+    Returns:
+        True when the record was written, False when ``run_dir`` already held one.
+    """
+    if finished_record(run_dir) is not None:
+        return False
+    if not isinstance(record.get('metrics'), dict) or 'AP' not in record['metrics']:
+        raise ValueError(f'cannot restore {run_dir}: the record from {source} has no '
+                         "'metrics' with an 'AP'")
+    atomic_write_json(osp.join(run_dir, 'record.json'),
+                      dict(record, reused_from=record.get('reused_from') or source))
+    return True
+
+
 def measure_costs(configs: Dict[str, str], shape: Tuple[int, int], runs: int = 30) -> Dict:
     """Params, GFLOPs and median CPU latency (batch 1, tensor forward without NMS).
 

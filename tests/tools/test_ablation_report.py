@@ -39,3 +39,44 @@ def test_finished_only_reports_what_finished_and_pairs_deltas_by_seed(tiny_coco,
     assert 'finished runs only' in table
     assert '| fcos | FPN + parallel head | 0,1 | 28.0 ± 2.8 | - |' in table
     assert '| fcos | +SA-FPN | 0 | 27.0 | -3.0 |' in table
+
+
+def test_restore_from_counts_earlier_results_as_finished_and_keeps_newer_runs(tiny_coco,
+                                                                             tmp_path):
+    earlier = tmp_path / 'earlier.json'
+    runs = [dict(detector='fcos', variant=v, seed=s, config='c.py', **_record(ap, ap / 2))
+            for (v, s), ap in {('baseline', 0): 0.30, ('safpn', 0): 0.27,
+                               ('safpn', 1): 0.21}.items()]
+    runs[2]['reused_from'] = 'first.json (the run that trained it)'
+    atomic_write_json(str(earlier), dict(meta=dict(command='python x', date='2026-11-30'),
+                                         rows=[], runs=runs))
+    work = tmp_path / 'runs'
+    # safpn seed 0 finished again here: its newer record wins over the earlier file's
+    atomic_write_json(str(work / 'fcos_safpn_seed0' / 'record.json'), _record(0.33, 0.1))
+    out = tmp_path / 'table'
+    proc = run_tool(['bench/safpn_seqhead_ablation.py', '--finished-only', '--restore-from',
+                     str(earlier), '--detectors', 'fcos', '--variants', 'baseline', 'safpn',
+                     '--seeds', '0', '1', '--data-root', tiny_coco, '--work-dir', str(work),
+                     '--out', str(out), '--shape', '128', '128', '--latency-runs', '1'])
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert '[fcos baseline seed 0] restored from' in proc.stdout
+    assert '[fcos safpn seed 0] restored' not in proc.stdout
+    assert '[fcos baseline seed 1] not finished: left out' in proc.stdout
+    result = json.load(open(str(out) + '.json'))
+    by_run = {(r['variant'], r['seed']): r for r in result['runs']}
+    assert sorted(by_run) == [('baseline', 0), ('safpn', 0), ('safpn', 1)]
+    assert by_run[('safpn', 0)]['metrics']['AP'] == 0.33 and 'reused_from' not in by_run[
+        ('safpn', 0)]
+    assert by_run[('baseline', 0)]['reused_from'].endswith('(python x, 2026-11-30)')
+    assert by_run[('safpn', 1)]['reused_from'] == 'first.json (the run that trained it)'
+    rows = {row['variant']: row for row in result['rows']}
+    assert abs(rows['safpn']['AP'] - 0.27) < 1e-9  # mean of 0.33 (seed 0) and 0.21 (seed 1)
+    assert abs(rows['safpn']['dAP'] - 0.03) < 1e-9  # paired on seed 0 only
+
+    broken = tmp_path / 'broken.json'
+    broken.write_text('{"rows": []}')
+    proc = run_tool(['bench/safpn_seqhead_ablation.py', '--finished-only', '--restore-from',
+                     str(broken), '--detectors', 'fcos', '--data-root', tiny_coco,
+                     '--work-dir', str(work), '--out', str(out)])
+    assert proc.returncode != 0
+    assert f'--restore-from {broken}: not a results file of this script' in proc.stderr
