@@ -4,14 +4,16 @@
     python bench/demo_compare.py NAME=CONFIG [NAME=CONFIG ...] --out bench/results/NAME
         [--seeds 0 1 2] [--max-epochs N] [--data-root data/demo_coco]
         [--work-dir work_dirs/bench_compare] [--shape 320 320] [--latency-runs 30] [--tiny]
-        [--finished-only]
+        [--finished-only] [--restore-from RESULTS.json]
 
 Every config is trained with its own schedule by tools/train.py for each seed and its last
 checkpoint evaluated on the demo val split (detnas.utils.experiment). Finished runs are
 reused, so runs shared between comparisons (same NAME and seed under the same --work-dir)
 train once; ``--finished-only`` trains nothing and reports the finished runs alone (each
-row lists its seeds). Writes OUT.json (per-seed values, means, costs, command, machine) and
-OUT.md.
+row lists its seeds). ``--restore-from`` first counts the runs recorded in an earlier
+OUT.json (its ``runs``) as finished where the work dir holds none, for a machine whose
+``work_dirs`` are gone; each restored run names its origin in ``reused_from``. Writes
+OUT.json (per-seed values, means, costs, command, machine) and OUT.md.
 """
 import argparse
 import json
@@ -23,7 +25,7 @@ import time
 
 from detnas.utils.experiment import (FINISHED_ONLY_NOTE, METRICS, REPO, ensure_demo_data,
                                      experiment_config, finished_record, mean_std,
-                                     measure_costs, train_and_test)
+                                     measure_costs, restore_runs, train_and_test)
 
 
 def named_configs(parser: argparse.ArgumentParser, items) -> dict:
@@ -50,6 +52,9 @@ def parse_args(argv=None):
                         help='pipeline check: 8 generated images, 1 epoch, batch 2')
     parser.add_argument('--finished-only', action='store_true',
                         help='report the runs already finished; trains nothing')
+    parser.add_argument('--restore-from', metavar='RESULTS.json',
+                        help="count the runs of an earlier OUT.json (its 'runs') as finished "
+                        'where the work dir holds no record')
     args = parser.parse_args(argv)
     args.configs = named_configs(parser, args.configs)
     if args.tiny:
@@ -59,10 +64,25 @@ def parse_args(argv=None):
     return args
 
 
+def runs_to_restore(args):
+    """``restore_runs``' selector: this comparison's (run folder, record) pairs in an earlier
+    OUT.json."""
+    def select(results):
+        for name in args.configs:
+            for run in results['runs'].get(name, []):
+                record = dict(run)
+                seed = record.pop('seed')
+                if seed in args.seeds:
+                    yield osp.join(args.work_dir, f'{name}_seed{seed}'), record
+    return select
+
+
 def main(argv=None):
     args = parse_args(argv)
     import torch
     data_root = ensure_demo_data(args.data_root, tiny=args.tiny)
+    if args.restore_from:
+        restore_runs(args.restore_from, runs_to_restore(args))
     runs = {name: [] for name in args.configs}
     for seed in args.seeds:
         for name, config in args.configs.items():

@@ -18,7 +18,9 @@ Real-photo agreement only (minutes: the distillation runs first):
 Writes <out>/mapping_quality.json (``ap_mapped``, ``ap_mapped_distill``, ``ap_seed``,
 ``ap_random`` means, the per-seed values, the mapping report totals, the refit and
 distillation statistics, the photo agreement) and mapping_quality.md. Finished runs are
-reused (``<work-dir>/<arm>_seed<S>/record.json``).
+reused (``<work-dir>/<arm>_seed<S>/record.json``); on a machine whose work dirs are gone,
+``--restore-from bench/results/mapping_quality.json`` counts the fine-tunes recorded there as
+finished (the mappings themselves are recomputed: they are deterministic).
 Results are on generated demo data, not COCO.
 """
 import argparse
@@ -210,6 +212,9 @@ def main():
     parser.add_argument('--finished-only', action='store_true',
                         help='the fine-tune table from the runs already finished; trains '
                         'nothing')
+    parser.add_argument('--restore-from', metavar='RESULTS.json',
+                        help='count the fine-tunes recorded in an earlier mapping_quality.json '
+                        "(its 'runs') as finished where the work dir holds none")
     args = parser.parse_args()
     from detnas.utils.experiment import ensure_demo_data
     data_root = (osp.join(args.work_dir.rstrip('/') + '_tiny', 'data') if args.tiny
@@ -234,13 +239,15 @@ def main():
                '--data-root', data_root,
                '--work-dir', args.work_dir, '--out', osp.join(args.work_dir, 'compare')]
             + (['--tiny'] if args.tiny else [])
-            + (['--finished-only'] if args.finished_only else []))
+            + (['--finished-only'] if args.finished_only else [])
+            + (['--restore-from', args.restore_from] if args.restore_from else []))
         for row in compared['rows']:
             results[f'ap_{row["name"]}'] = row['AP']
             results[f'ap_{row["name"]}_per_seed'] = row['AP_per_seed']
             results[f'seeds_{row["name"]}'] = row['seeds']
             results[f'params_{row["name"]}'] = row['params']
             results[f'gflops_{row["name"]}'] = row['gflops']
+        results['runs'] = compared['runs']  # every fine-tune's record: --restore-from reads it
         results['seeds'] = compared['seeds']
         results['machine'] = compared['machine']
         for arm in mapped:

@@ -36,7 +36,7 @@ from typing import Dict, List, Optional
 
 from detnas.utils.experiment import (FINISHED_ONLY_NOTE, REPO, ensure_demo_data,
                                      experiment_config, finished_record, mean_std,
-                                     measure_costs, restore_record, train_and_test)
+                                     measure_costs, restore_runs, train_and_test)
 
 CONFIG_DIR = osp.join(REPO, 'configs', 'safpn_seqhead')
 DETECTORS = ('retinanet', 'fcos')
@@ -103,35 +103,17 @@ def run_dir_of(work_dir: str, det: str, variant: str, seed: int) -> str:
     return osp.join(work_dir, f'{det}_{variant}_seed{seed}')
 
 
-def restore_runs(results_file: str, args) -> int:
-    """Writes the records of ``results_file``'s runs that this ablation asks for into their
-    run folders where none finished; returns how many were restored.
-
-    Args:
-        results_file: a JSON written by this script (``runs``: records with ``detector``,
-            ``variant``, ``seed``).
-        args: the parsed command line (detectors, variants, seeds, work dir).
-    """
-    try:
-        with open(results_file) as f:
-            results = json.load(f)
-        runs, meta = results['runs'], results['meta']
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        raise SystemExit(f'--restore-from {results_file}: not a results file of this script '
-                         f'({err!r}); pass the JSON it wrote with --out') from err
-    source = (f'{osp.relpath(osp.abspath(results_file), REPO)} ({meta.get("command")}, '
-              f'{meta.get("date")})')
-    restored = 0
-    for run in runs:
-        det, variant, seed = run['detector'], run['variant'], run['seed']
-        if det not in args.detectors or variant not in args.variants or seed not in args.seeds:
-            continue
-        record = {k: v for k, v in run.items()
-                  if k not in ('detector', 'variant', 'seed', 'config')}
-        if restore_record(run_dir_of(args.work_dir, det, variant, seed), record, source):
-            print(f'[{det} {variant} seed {seed}] restored from {source}', flush=True)
-            restored += 1
-    return restored
+def runs_to_restore(args):
+    """``restore_runs``' selector: this ablation's (run folder, record) pairs in an earlier
+    results file of this script."""
+    def select(results):
+        for run in results['runs']:
+            record = dict(run)
+            det, variant, seed = (record.pop(k) for k in ('detector', 'variant', 'seed'))
+            record.pop('config', None)
+            if det in args.detectors and variant in args.variants and seed in args.seeds:
+                yield run_dir_of(args.work_dir, det, variant, seed), record
+    return select
 
 
 def run_one(det: str, variant: str, seed: int, args, data_root: str) -> Optional[Dict]:
@@ -228,7 +210,7 @@ def main(argv=None):
                 f'no demo data in {data_root}; make it with: python '
                 f'tools/dataset/make_demo_coco.py --out {args.data_root}')
     if args.restore_from:
-        restore_runs(args.restore_from, args)
+        restore_runs(args.restore_from, runs_to_restore(args))
     records = [run_one(det, variant, seed, args, data_root)
                for seed in args.seeds for det in args.detectors for variant in args.variants]
     records = [r for r in records if r is not None]

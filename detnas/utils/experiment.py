@@ -13,7 +13,7 @@ import statistics
 import subprocess
 import sys
 import time
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from mmengine.config import Config
 
@@ -173,6 +173,35 @@ def restore_record(run_dir: str, record: Dict, source: str) -> bool:
     atomic_write_json(osp.join(run_dir, 'record.json'),
                       dict(record, reused_from=record.get('reused_from') or source))
     return True
+
+
+def restore_runs(results_file: str,
+                 runs_of: Callable[[Dict], Iterable[Tuple[str, Dict]]]) -> int:
+    """Counts the runs of an earlier results file as finished (:func:`restore_record`) where
+    their folders hold no record; returns how many were restored.
+
+    Args:
+        results_file: a bench's results JSON holding per-run records.
+        runs_of: the loaded JSON -> ``(run_dir, record)`` pairs of the runs wanted; a
+            ``KeyError`` / ``TypeError`` / ``AttributeError`` in it means the file is of
+            another kind.
+    """
+    try:
+        with open(results_file) as f:
+            results = json.load(f)
+        runs = list(runs_of(results))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
+        raise SystemExit(f'--restore-from {results_file}: no per-run records of this bench '
+                         f'({err!r}); pass the JSON this bench wrote with --out') from err
+    meta = results.get('meta', results)
+    source = (f'{osp.relpath(osp.abspath(results_file), REPO)} ({meta.get("command")}, '
+              f'{meta.get("date")})')
+    restored = 0
+    for run_dir, record in runs:
+        if restore_record(run_dir, record, source):
+            print(f'[{osp.basename(run_dir)}] restored from {source}', flush=True)
+            restored += 1
+    return restored
 
 
 def measure_costs(configs: Dict[str, str], shape: Tuple[int, int], runs: int = 30) -> Dict:

@@ -1,4 +1,5 @@
-"""bench/safpn_seqhead_ablation.py --finished-only: the table from finished runs alone."""
+"""Bench reports from finished runs: --finished-only (the table from the finished runs alone)
+and --restore-from (an earlier results file's runs count as finished)."""
 import json
 
 from helpers import run_tool
@@ -59,8 +60,8 @@ def test_restore_from_counts_earlier_results_as_finished_and_keeps_newer_runs(ti
                      '--seeds', '0', '1', '--data-root', tiny_coco, '--work-dir', str(work),
                      '--out', str(out), '--shape', '128', '128', '--latency-runs', '1'])
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert '[fcos baseline seed 0] restored from' in proc.stdout
-    assert '[fcos safpn seed 0] restored' not in proc.stdout
+    assert '[fcos_baseline_seed0] restored from' in proc.stdout
+    assert '[fcos_safpn_seed0] restored' not in proc.stdout
     assert '[fcos baseline seed 1] not finished: left out' in proc.stdout
     result = json.load(open(str(out) + '.json'))
     by_run = {(r['variant'], r['seed']): r for r in result['runs']}
@@ -79,4 +80,30 @@ def test_restore_from_counts_earlier_results_as_finished_and_keeps_newer_runs(ti
                      str(broken), '--detectors', 'fcos', '--data-root', tiny_coco,
                      '--work-dir', str(work), '--out', str(out)])
     assert proc.returncode != 0
-    assert f'--restore-from {broken}: not a results file of this script' in proc.stderr
+    assert f'--restore-from {broken}: no per-run records of this bench' in proc.stderr
+
+
+def test_demo_compare_restores_runs_and_keeps_ap_only_records_honest(tiny_coco, tmp_path):
+    ap_only = dict(_record(0.05, None), metrics=dict(AP=0.05, AP50=None, AP75=None,
+                                                      AP_s=None, AP_m=None, AP_l=None),
+                   reused_from='old.json (per-seed AP only)')
+    earlier = tmp_path / 'earlier.json'
+    atomic_write_json(str(earlier), dict(command='python y', date='2026-12-01', runs=dict(
+        seed=[dict(seed=0, **_record(0.09, 0.06)), dict(seed=1, **ap_only),
+              dict(seed=2, **_record(0.5, 0.5))],  # seed 2 is not asked for
+        other=[dict(seed=0, **_record(0.7, 0.7))])))  # nor is this config
+    work = tmp_path / 'runs'
+    out = tmp_path / 'cmp'
+    proc = run_tool(['bench/demo_compare.py', 'seed=configs/baselines/retinanet_mbv2_fpn_demo.py',
+                     '--finished-only', '--restore-from', str(earlier), '--seeds', '0', '1',
+                     '--data-root', tiny_coco, '--work-dir', str(work), '--out', str(out),
+                     '--shape', '128', '128', '--latency-runs', '1'])
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert '[seed_seed0] restored from' in proc.stdout and 'seed_seed2' not in proc.stdout
+    assert not (work / 'other_seed0').exists() and not (work / 'seed_seed2').exists()
+    row = json.load(open(str(out) + '.json'))['rows'][0]
+    assert row['seeds'] == [0, 1] and row['AP_per_seed'] == [0.09, 0.05]
+    assert abs(row['AP'] - 0.07) < 1e-9
+    assert row['AP50_per_seed'] == [0.18, None] and abs(row['AP50'] - 0.18) < 1e-9
+    restored = json.load(open(work / 'seed_seed1' / 'record.json'))
+    assert restored['reused_from'] == 'old.json (per-seed AP only)'
