@@ -101,6 +101,24 @@ class DilatedDeformFusionFunction(torch.autograd.Function):
                 grad_ow if ctx.needs_input_grad[1] else None, None, None, None, None, None)
 
 
+# the name mmengine's FlopAnalyzer (a jit trace) gives the op, for :func:`ddf_macs_handle`
+TRACED_OP_NAME = 'prim::PythonOp.' + DilatedDeformFusionFunction.__name__
+
+
+def ddf_macs_handle(inputs, outputs) -> int:
+    """FlopAnalyzer handle of the op: ``P`` multiply-adds per output element (each output
+    sums ``P`` weighted samples, counted like a depthwise conv with ``P`` taps; the bilinear
+    interpolation of a sample is not counted, as FLOP counters do for deformable convs).
+
+    Args:
+        inputs: the traced node's input values (``x``, ``offset_weight``).
+        outputs: its output values; their node carries the scalar arguments.
+    """
+    dilations, kernel_size = outputs[0].node().scalar_args()[:2]
+    n, c, h, w = inputs[0].type().sizes()
+    return n * c * h * w * num_points(dilations, kernel_size)
+
+
 def _use_kernel(x: Tensor) -> bool:
     dev = x.device.type
     if x.dtype not in _KERNEL_DTYPES.get(dev, ()):

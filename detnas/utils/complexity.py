@@ -4,6 +4,9 @@ from typing import Dict, Tuple
 import torch
 from torch import nn
 
+from detnas.ops.ddf import TRACED_OP_NAME as DDF_TRACED_OP
+from detnas.ops.ddf import ddf_macs_handle
+
 
 class TensorModeForward(nn.Module):
     """Wraps a detector so that ``forward(x)`` runs its raw tensor path (no post-processing).
@@ -57,6 +60,7 @@ def model_complexity(model: nn.Module, shape: Tuple[int, int], deploy: bool = Fa
         switch_to_deploy(model)
     x = torch.zeros(1, 3, *shape)
     analyzer = FlopAnalyzer(TensorModeForward(model), (x, ))
+    analyzer.set_op_handle(DDF_TRACED_OP, ddf_macs_handle)
     analyzer.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
     macs = int(analyzer.total())
     return dict(params=count_params(model), macs=macs, gflops=2 * macs / 1e9)

@@ -312,3 +312,14 @@ def test_grad_layouts_follow_the_inputs_and_do_not_change_values():
     meta = torch.ops.detnas.dilated_deform_fusion_backward(
         go.to('meta'), x.to('meta'), ow.to('meta'), [1, 2], 3, 2, True, False)
     assert meta[1].shape == (2, 2 * 3 * p, 6, 9) and meta[1].is_contiguous()
+
+
+def test_flop_counter_counts_the_op_as_p_taps_per_output_element():
+    from detnas.utils.complexity import model_complexity
+    c, h, w, dilations, k, groups = 3, 12, 10, (1, 2), 3, 3  # model_complexity feeds RGB
+    p = num_points(dilations, k)
+    module = DilatedDeformFusion(c, dilations, k, groups, offset_kernel_size=3)
+    # the predictor: a depthwise 3x3 (9 MACs per element) then a 1x1 to groups*3*P channels
+    predictor = h * w * c * 9 + h * w * c * groups * 3 * p
+    counted = model_complexity(module, (h, w))['macs']
+    assert counted == predictor + h * w * c * p
