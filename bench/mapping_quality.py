@@ -70,7 +70,10 @@ DISTILL_IMAGES = 160  # demo training images for the distillation (a fifth held 
 DISTILL_STEPS = 200
 
 
-ARMS = ('mapped', 'mapped_distill')
+ARMS = ('mapped', 'mapped_distill')  # the arms whose weights come from the mapping
+ALL_ARMS = ARMS + ('seed', 'random')
+# the refit recipe; a change here invalidates saved mappings and recorded mapped runs
+REFIT = dict(absorb_dropped=True)
 
 
 def mapping_files(folder: str) -> dict:
@@ -80,37 +83,44 @@ def mapping_files(folder: str) -> dict:
 
 
 def mapping_settings(data_root: str, tiny: bool) -> dict:
-    """What the saved mappings depend on besides the code: kept in their report meta."""
+    """What the saved mappings depend on besides the code: kept in their report meta and
+    in the results JSON (a mapped run of another recipe is never restored)."""
     return dict(arch=ADAPTED_ARCH, data_root=osp.abspath(data_root),
-                calibration_images=CALIBRATION_IMAGES,
+                calibration_images=CALIBRATION_IMAGES, refit=REFIT,
                 distill_images=8 if tiny else DISTILL_IMAGES,
                 distill_steps=2 if tiny else DISTILL_STEPS)
 
 
-def cached_mappings(folder: str, settings: dict, target) -> dict:
-    """The mappings a previous run of this bench saved in ``folder``, when they were made
-    with ``settings`` (:func:`mapping_settings`) and fit ``target``; else {}."""
+def cached_mapping(folder: str, arm: str, settings: dict, target):
+    """The mapping of ``arm`` a previous run of this bench saved in ``folder``, when it was
+    made with ``settings`` (:func:`mapping_settings`) and fits ``target``; else None."""
     from detnas.nas.mapping import MappingResult
-    files = mapping_files(folder)
-    if not all(osp.isfile(f) for pair in files.values() for f in pair):
-        return {}
-    mapped = {arm: MappingResult.load(*files[arm]) for arm in ARMS}
-    if any(r.report.meta.get('bench_settings') != settings for r in mapped.values()):
-        return {}
+    files = mapping_files(folder)[arm]
+    if not all(osp.isfile(f) for f in files):
+        return None
+    result = MappingResult.load(*files)
+    if result.report.meta.get('bench_settings') != settings:
+        return None
     try:
-        for result in mapped.values():
-            target.load_state_dict(result.state_dict)
+        target.load_state_dict(result.state_dict)
     except RuntimeError:  # saved for another adapted architecture
-        return {}
-    print(f'reusing the mappings saved in {folder} (delete {files["mapped"][0]} to '
-          'recompute them)', flush=True)
-    return mapped
+        return None
+    print(f'reusing the {arm} mapping saved in {folder} (delete {files[0]} to recompute '
+          'it)', flush=True)
+    return result
 
 
-def adapted_mappings(data_root: str, folder: str, tiny: bool = False) -> dict:
+def adapted_mappings(data_root: str, folder: str, arms=ARMS, tiny: bool = False) -> dict:
     """The seed mapped into the bench's adapted backbone: ``'mapped'`` (default rules, then
-    the refit on the demo training images) and ``'mapped_distill'`` (that, then distilled).
-    Saved in ``folder`` (:func:`mapping_files`) and reused from there by the next run.
+    the refit on the demo training images, dropped blocks absorbed) and
+    ``'mapped_distill'`` (that, then distilled), for the arms asked for. Saved in
+    ``folder`` (:func:`mapping_files`) and reused from there by the next run.
+
+    Args:
+        data_root: demo data; its training images calibrate the refit and distillation.
+        folder: where the mappings are saved.
+        arms: the mapping arms wanted (of :data:`ARMS`).
+        tiny: the few-step distillation of ``--tiny``.
 
     Returns:
         arm -> :class:`~detnas.nas.mapping.MappingResult`.
@@ -122,25 +132,29 @@ def adapted_mappings(data_root: str, folder: str, tiny: bool = False) -> dict:
                                     refit_mapping, seed_backbone)
     target = AdaptedMobileNetV2(arch_setting=ADAPTED_ARCH, out_indices=OUT_INDICES)
     settings = mapping_settings(data_root, tiny)
-    cached = cached_mappings(folder, settings, target)
-    if cached:
-        return cached
+    arms = [arm for arm in ARMS if arm in arms]
+    mapped = {arm: cached_mapping(folder, arm, settings, target) for arm in arms}
+    if all(mapped.values()):
+        return mapped
     seed = seed_backbone(SEED)
     result = map_weights(SEED, target, target_state=target.state_dict())
     train_dir = osp.join(data_root, 'train')
     refit_mapping(result, seed, target,
-                  calibration_images(train_dir, settings['calibration_images']))
+                  calibration_images(train_dir, settings['calibration_images']), **REFIT)
     print(result.report.summary(), f"\nrefit: {result.report.meta['refit']}", flush=True)
-    distilled = copy.deepcopy(result)
-    stats = distill_mapping(distilled, seed, target,
-                            calibration_images(train_dir, settings['distill_images']),
-                            steps=settings['distill_steps'])
-    print(f'distill: {stats}', flush=True)
-    mapped = dict(mapped=result, mapped_distill=distilled)
+    fresh = dict(mapped=result)
+    if 'mapped_distill' in arms and mapped['mapped_distill'] is None:
+        fresh['mapped_distill'] = copy.deepcopy(result)
+        stats = distill_mapping(fresh['mapped_distill'], seed, target,
+                                calibration_images(train_dir, settings['distill_images']),
+                                steps=settings['distill_steps'])
+        print(f'distill: {stats}', flush=True)
     os.makedirs(folder, exist_ok=True)
-    for arm, result in mapped.items():
-        result.report.meta['bench_settings'] = settings
-        result.save(*mapping_files(folder)[arm])
+    for arm in arms:
+        if mapped[arm] is None:
+            mapped[arm] = fresh[arm]
+            mapped[arm].report.meta['bench_settings'] = settings
+            mapped[arm].save(*mapping_files(folder)[arm])
     return mapped
 
 
@@ -214,33 +228,40 @@ def main():
                         'nothing')
     parser.add_argument('--restore-from', metavar='RESULTS.json',
                         help='count the fine-tunes recorded in an earlier mapping_quality.json '
-                        "(its 'runs') as finished where the work dir holds none")
+                        "(its 'runs') as finished where the work dir holds none; mapped runs "
+                        'only when that file was made with the same mapping settings')
+    parser.add_argument('--arms', nargs='+', choices=ALL_ARMS, default=list(ALL_ARMS),
+                        help='which starts to fine-tune (default: all)')
     args = parser.parse_args()
-    from detnas.utils.experiment import ensure_demo_data
+    from detnas.utils.experiment import ensure_demo_data, restore_runs
     data_root = (osp.join(args.work_dir.rstrip('/') + '_tiny', 'data') if args.tiny
                  else args.data_root)
     data_root = ensure_demo_data(data_root, tiny=args.tiny)
     # demo_compare puts --tiny runs under <work-dir>_tiny: the mappings go there too
-    files_dir = args.work_dir.rstrip('/') + '_tiny' if args.tiny else args.work_dir
-    mapped = adapted_mappings(data_root, files_dir, args.tiny)
+    files_dir = demo_work_dir(args)
+    mapped = adapted_mappings(data_root, files_dir, {'mapped', *args.arms}, args.tiny)
+    settings = mapping_settings(data_root, args.tiny)
     results = dict(data='demo (generated) — not COCO', command=' '.join(sys.argv),
-                   real_photos=photo_agreement(mapped),
+                   mapping_settings=settings, real_photos=photo_agreement(mapped),
                    mapping_totals=mapped['mapped'].report.totals(),
-                   refit=mapped['mapped'].report.meta['refit'],
-                   distill=mapped['mapped_distill'].report.meta['distill'])
+                   refit=mapped['mapped'].report.meta['refit'])
+    if 'mapped_distill' in mapped:
+        results['distill'] = mapped['mapped_distill'].report.meta['distill']
     if not args.photos_only:
+        seeds = args.seeds[:1] if args.tiny else args.seeds
         ckpts = mapping_files(files_dir)
-        arms = dict(seed=BASE_CONFIG, **{arm: arm_config(arm, ckpts[arm][0], files_dir)
-                                         for arm in mapped},
-                    random=arm_config('random', None, files_dir))
+        configs = dict(seed=BASE_CONFIG, **{arm: arm_config(arm, ckpts[arm][0], files_dir)
+                                            for arm in mapped},
+                       random=arm_config('random', None, files_dir))
+        arms = {arm: configs[arm] for arm in ALL_ARMS if arm in args.arms}
+        if args.restore_from:
+            restore_runs(args.restore_from, runs_to_restore(arms, seeds, settings, files_dir))
         compared = demo_compare.main(
             [f'{arm}={cfg}' for arm, cfg in arms.items()]
-            + ['--seeds', *map(str, args.seeds[:1] if args.tiny else args.seeds),
-               '--data-root', data_root,
+            + ['--seeds', *map(str, seeds), '--data-root', data_root,
                '--work-dir', args.work_dir, '--out', osp.join(args.work_dir, 'compare')]
             + (['--tiny'] if args.tiny else [])
-            + (['--finished-only'] if args.finished_only else [])
-            + (['--restore-from', args.restore_from] if args.restore_from else []))
+            + (['--finished-only'] if args.finished_only else []))
         for row in compared['rows']:
             results[f'ap_{row["name"]}'] = row['AP']
             results[f'ap_{row["name"]}_per_seed'] = row['AP_per_seed']
@@ -250,7 +271,7 @@ def main():
         results['runs'] = compared['runs']  # every fine-tune's record: --restore-from reads it
         results['seeds'] = compared['seeds']
         results['machine'] = compared['machine']
-        for arm in mapped:
+        for arm in (a for a in ARMS if a in arms and 'seed' in arms):
             results[f'{arm}_over_seed'] = (results[f'ap_{arm}'] / results['ap_seed']
                                            if results['ap_seed'] and results[f'ap_{arm}']
                                            is not None else None)
@@ -262,6 +283,36 @@ def main():
     with open(osp.join(args.out, 'mapping_quality.md'), 'w') as f:
         f.write(to_markdown(results))
     print(to_markdown(results))
+
+
+def demo_work_dir(args) -> str:
+    """Where demo_compare keeps this bench's runs (``<work-dir>_tiny`` with ``--tiny``)."""
+    return args.work_dir.rstrip('/') + '_tiny' if args.tiny else args.work_dir
+
+
+def runs_to_restore(arms, seeds, settings: dict, work_dir: str):
+    """``restore_runs``' selector over an earlier mapping_quality.json: the runs of
+    ``arms`` and ``seeds``; a mapped arm's runs only when that file records the same
+    mapping ``settings`` (runs of another mapping recipe are trained again).
+
+    Args:
+        arms: arm names to restore.
+        seeds: training seeds to restore.
+        settings: this run's :func:`mapping_settings`.
+        work_dir: demo_compare's work dir (run folders ``<arm>_seed<S>`` under it).
+    """
+    def select(results):
+        same_mapping = results.get('mapping_settings') == settings
+        for arm in arms:
+            if arm in ARMS and not same_mapping:
+                print(f'{arm}: recorded with other mapping settings; not restored', flush=True)
+                continue
+            for run in results['runs'].get(arm, []):
+                record = dict(run)
+                seed = record.pop('seed')
+                if seed in seeds:
+                    yield osp.join(work_dir, f'{arm}_seed{seed}'), record
+    return select
 
 
 def paired_ratio(runs: dict, arm: str, reference: str):
@@ -311,7 +362,9 @@ def to_markdown(r: dict) -> str:
         f = r['refit']
         lines += ['', f"Refit: {f['convs']} pointwise convs re-solved on {f['images']} demo "
                   f"training images; mean relative output error vs the seed conv "
-                  f"{f['mean_err_before']:.3f} -> {f['mean_err_after']:.3f}", '']
+                  f"{f['mean_err_before']:.3f} -> {f['mean_err_after']:.3f}"
+                  + (f"; dropped seed blocks absorbed by the stage ends: {f['absorbed']}"
+                     if f.get('absorbed') else ''), '']
         d = r.get('distill')
         if d:
             lines += [f"Distillation (mapped_distill, after the refit): {d['steps']} Adam steps "

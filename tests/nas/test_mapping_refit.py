@@ -1,5 +1,6 @@
 """Least-squares refit after a lossy mapping: exact recovery where the dropped channels were
 redundant, no change where the mapping was exact, never a worse fit, clear errors."""
+import copy
 import os.path as osp
 import sys
 
@@ -107,3 +108,64 @@ def test_calibration_images(tmp_path):
     (tmp_path / 'empty').mkdir()
     with pytest.raises(MappingError, match='no images'):
         calibration_images(str(tmp_path / 'empty'))
+
+
+SHALLOWER = [[e, c, max(1, n - 1), s] for e, c, n, s in TINY_ARCH]  # stages 2, 3 lose a block
+
+
+def _stage_errors(seed, target, images):
+    """Relative L2 error of the outputs of the stages the target keeps shallower."""
+    with torch.no_grad():
+        s_out, t_out = seed(images), target(images)
+    return [((t_out[i] - s_out[i]).norm() / s_out[i].norm()).item() for i in (1, 2)]
+
+
+def test_refit_absorbs_dropped_blocks_into_the_stage_end():
+    seed = tiny_mbv2()
+    target, result = _mapped(seed, tiny_mbv2(SHALLOWER, seed=5))
+    ends = {k: m['stage_end'] for k, m in result.report.channel_maps.items()
+            if 'stage_end' in m}
+    assert ends == {
+        'layer2.0.linear_conv.conv': dict(block='layer2.0', seed_output='layer2',
+                                          dropped=['layer2.1'], norm='layer2.0.linear_conv.bn',
+                                          residual=False),
+        'layer3.1.linear_conv.conv': dict(block='layer3.1', seed_output='layer3',
+                                          dropped=['layer3.2'], norm='layer3.1.linear_conv.bn',
+                                          residual=True)}
+    plain = copy.deepcopy(result)
+    refit_mapping(plain, seed, target, IMAGES, absorb_dropped=False)
+    target.load_state_dict(plain.state_dict)
+    err_plain = _stage_errors(seed, target, X)
+    stats = refit_mapping(result, seed, target, IMAGES)
+    target.load_state_dict(result.state_dict)
+    err_absorbed = _stage_errors(seed, target, X)
+    assert {k: s['absorbed'] for k, s in stats.items() if 'absorbed' in s} == {
+        k: e['dropped'] for k, e in ends.items()}
+    assert result.report.meta['refit']['absorbed'] == {k: e['dropped'] for k, e in ends.items()}
+    # held-out images: the kept last block now also does the dropped block's work
+    for plain_err, absorbed_err in zip(err_plain, err_absorbed):
+        assert absorbed_err < 0.85 * plain_err, (err_plain, err_absorbed)
+    rules = {r.key: r.rule for r in result.report.records}
+    assert rules['layer3.1.linear_conv.bn.running_var'].endswith('+refit')
+    assert not rules['layer3.0.linear_conv.bn.running_var'].endswith('+refit')
+
+
+def test_absorbing_an_identity_block_keeps_the_exact_function():
+    """A dropped block whose residual branch outputs zero: the shallower target computes the
+    seed's function exactly, and the absorbing refit (with its BN re-derived from new
+    statistics) must keep it."""
+    seed = tiny_mbv2()
+    with torch.no_grad():
+        bn = seed.get_submodule('layer3.2.linear_conv.bn')
+        bn.weight.zero_()
+        bn.bias.zero_()
+    shallower = [[e, c, n - 1 if i == 2 else n, s] for i, (e, c, n, s) in enumerate(TINY_ARCH)]
+    target, result = _mapped(seed, tiny_mbv2(shallower, seed=5))
+    stats = refit_mapping(result, seed, target, IMAGES, ridges=(1e-10, ))
+    assert stats['layer3.1.linear_conv.conv']['absorbed'] == ['layer3.2']
+    target.load_state_dict(result.state_dict)
+    new_bn = target.get_submodule('layer3.1.linear_conv.bn')
+    old_bn = seed.get_submodule('layer3.1.linear_conv.bn')
+    assert not torch.allclose(new_bn.running_var, old_bn.running_var)  # statistics renewed
+    for t_out, s_out in zip(target(X), seed(X)):
+        assert rel_err(t_out, s_out) <= 1e-4

@@ -1,8 +1,10 @@
 """Bench reports from finished runs: --finished-only (the table from the finished runs alone)
 and --restore-from (an earlier results file's runs count as finished)."""
 import json
+import os.path as osp
+import sys
 
-from helpers import run_tool
+from helpers import ROOT, run_tool
 
 from detnas.utils.io import atomic_write_json
 
@@ -107,3 +109,21 @@ def test_demo_compare_restores_runs_and_keeps_ap_only_records_honest(tiny_coco, 
     assert row['AP50_per_seed'] == [0.18, None] and abs(row['AP50'] - 0.18) < 1e-9
     restored = json.load(open(work / 'seed_seed1' / 'record.json'))
     assert restored['reused_from'] == 'old.json (per-seed AP only)'
+
+
+def test_mapping_bench_restores_mapped_runs_only_of_the_same_mapping_recipe(tmp_path):
+    sys.path.insert(0, osp.join(ROOT, 'bench'))
+    import mapping_quality
+    settings = mapping_quality.mapping_settings('data/demo_coco', tiny=False)
+    runs = {arm: [dict(seed=s, **_record(0.01 * (s + 1), None)) for s in (0, 1, 2)]
+            for arm in ('mapped', 'seed', 'random')}
+    older_recipe = dict(settings, refit=dict(absorb_dropped=False))
+    arms = {'mapped': 'm.py', 'seed': 's.py'}  # random is not asked for
+    select = mapping_quality.runs_to_restore(arms, [0, 2], settings, str(tmp_path))
+    picked = [(osp.basename(d), r['metrics']['AP'])
+              for d, r in select(dict(mapping_settings=older_recipe, runs=runs))]
+    assert picked == [('seed_seed0', 0.01), ('seed_seed2', 0.03)]
+    picked = [osp.basename(d) for d, _ in select(dict(runs=runs))]  # a file of before the
+    assert picked == ['seed_seed0', 'seed_seed2']                 # recipe was recorded
+    picked = [osp.basename(d) for d, _ in select(dict(mapping_settings=settings, runs=runs))]
+    assert picked == ['mapped_seed0', 'mapped_seed2', 'seed_seed0', 'seed_seed2']

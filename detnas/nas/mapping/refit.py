@@ -8,6 +8,13 @@ pruning style reconstruction). Convs are refitted in forward order, so every con
 compensates the errors left upstream. A ridge term pulls the solution towards the mapped
 weights: where the mapping was exact the refit leaves it unchanged.
 
+A stage the target keeps shallower loses the seed's last blocks. When the kept last block's
+output is affine in its closing conv (MobileNetV2's linear bottleneck: ``x + BN(W h)``), that
+conv is fitted to the seed's *stage* output instead of its own seed conv's, so the kept
+block also stands in for the dropped ones; its BN then takes the statistics of the new conv
+output with gamma and beta changed so that the eval-mode function stays the fitted one (and
+training-mode BN, which normalises with batch statistics, starts close to it).
+
     >>> result = map_weights(seed, target_cfg)
     >>> stats = refit_pointwise(seed_backbone, target_backbone, result.report.channel_maps,
     ...                         images)  # (N, 3, H, W) normalised like the detector input
@@ -102,10 +109,38 @@ def _choose_ridge(x: Tensor, y: Tensor, w0: Tensor, ridges: Sequence[float]) -> 
     return ridges[min(range(len(ridges)), key=errors.__getitem__)]
 
 
+def _bn_affine(bn: nn.Module) -> Tuple[Tensor, Tensor]:
+    """(a, b), float64, with ``bn(z) == a * z + b`` per channel in eval mode."""
+    a = bn.weight.double() / (bn.running_var.double() + bn.eps).sqrt()
+    return a, bn.bias.double() - a * bn.running_mean.double()
+
+
+@torch.no_grad()
+def _restat_bn(bn: nn.Module, rows: Tensor, z: Tensor, a: Tensor, b: Tensor) -> None:
+    """Gives BN channels ``rows`` the mean/variance of ``z`` (pixels x len(rows)) as running
+    statistics, with gamma/beta chosen so that the eval-mode affine map stays ``a z + b``."""
+    mean, var = z.mean(0), z.var(0, unbiased=False)
+    dtype = bn.weight.dtype
+    bn.running_mean[rows] = mean.to(dtype)
+    bn.running_var[rows] = var.to(dtype)
+    bn.weight[rows] = (a * (var + bn.eps).sqrt()).to(dtype)
+    bn.bias[rows] = (b + a * mean).to(dtype)
+
+
+def _stage_end_target(y_conv: Tensor, y_stage: Tensor, shortcut, a: Tensor, b: Tensor
+                      ) -> Tensor:
+    """The closing conv output that makes ``shortcut + a z + b`` equal the seed stage output;
+    channels whose BN scale is near zero keep their own seed conv's output as target."""
+    z = (y_stage - shortcut - b) / a
+    usable = a.abs() > 1e-3 * a.abs().max().clamp(min=1e-12)
+    return torch.where(usable, z, y_conv)
+
+
 def refit_pointwise(seed: nn.Module, target: nn.Module, channel_maps: Dict[str, dict],
                     images: Tensor, pixels_per_image: int = 256,
                     ridges: Sequence[float] = (1e-3, 1e-2, 1e-1, 1.0),
-                    batch: int = 8, seed_rng: int = 0) -> Dict[str, dict]:
+                    batch: int = 8, seed_rng: int = 0,
+                    absorb_dropped: bool = True) -> Dict[str, dict]:
     """Refits the target's pointwise convs to reproduce their seed convs' outputs.
 
     Args:
@@ -122,10 +157,15 @@ def refit_pointwise(seed: nn.Module, target: nn.Module, channel_maps: Dict[str, 
             its equations best.
         batch: images per forward pass.
         seed_rng: seed of the pixel sampling (the refit is deterministic given it).
+        absorb_dropped: fit the closing conv of a block marked ``stage_end`` in its channel
+            map (the last block of a stage the seed had deeper) to the seed stage output,
+            and re-derive its BN (see the module docstring); False fits it like any other.
 
     Returns:
         per refitted conv: ``{'err_before', 'err_after'}``, the relative L2 error of its
-        output against the seed conv's on the sampled pixels, and the ``ridge`` chosen.
+        output against what it should reproduce (its seed conv's output; for an absorbing
+        conv the output that reproduces the seed stage) on the sampled pixels, the
+        ``ridge`` chosen, and for an absorbing conv ``'absorbed'``: the dropped seed blocks.
     """
     if images.ndim != 4 or images.shape[1] != 3 or len(images) == 0:
         raise MappingError(f'calibration images must be a non-empty (N, 3, H, W) tensor; got '
@@ -140,9 +180,14 @@ def refit_pointwise(seed: nn.Module, target: nn.Module, channel_maps: Dict[str, 
         if t_conv is not None and s_conv is not None and not info.get('added_block') \
                 and len(rows):
             jobs[t_key] = (t_conv, s_conv, rows, out_index[rows])
+    ends = {k: channel_maps[k]['stage_end'] for k in jobs
+            if absorb_dropped and channel_maps[k].get('stage_end')}
     seeds = {k: seed_rng * 100003 + i for i, k in enumerate(jobs)}
-    seed_convs = {k: job[1] for k, job in jobs.items()}
-    seed_rows, seed_pixels = _sampled_rows(seed, seed_convs, images, batch, 'output',
+    seeds.update({k + '@stage': seeds[k] for k in ends})  # same pixels as the conv's rows
+    seed_modules = {k: job[1] for k, job in jobs.items()}
+    seed_modules.update({k + '@stage': seed.get_submodule(end['seed_output'])
+                         for k, end in ends.items()})
+    seed_rows, seed_pixels = _sampled_rows(seed, seed_modules, images, batch, 'output',
                                            pixels_per_image, seeds)
     stats = {}
     for t_key, (t_conv, _, rows, seed_channels) in jobs.items():
@@ -153,6 +198,17 @@ def refit_pointwise(seed: nn.Module, target: nn.Module, channel_maps: Dict[str, 
             raise MappingError(f'refit: {t_key!r} sees another feature-map size than its '
                                f'seed conv {channel_maps[t_key]["source"]!r}; the target '
                                "must keep the seed's strides")
+        end = ends.get(t_key)
+        if end:
+            bn = target.get_submodule(end['norm'])
+            a, b = (v[rows] for v in _bn_affine(bn))
+            shortcut = 0.0
+            if end['residual']:
+                block = {t_key: target.get_submodule(end['block'])}
+                shortcut = _sampled_rows(target, block, images, batch, 'input',
+                                         pixels_per_image, seeds)[0][t_key][:, rows]
+            y = _stage_end_target(y, seed_rows[t_key + '@stage'][:, seed_channels],
+                                  shortcut, a, b)
         w0 = t_conv.weight[rows, :, 0, 0].double()
         lam = _choose_ridge(x, y, w0, ridges)
         w = _ridge_solve(x, y, w0, lam)
@@ -161,15 +217,19 @@ def refit_pointwise(seed: nn.Module, target: nn.Module, channel_maps: Dict[str, 
                             err_after=((x @ w.T - y).norm() / norm).item(), ridge=lam)
         with torch.no_grad():
             t_conv.weight[rows, :, 0, 0] = w.to(t_conv.weight.dtype)
+        if end:
+            _restat_bn(bn, rows, x @ w.T, a, b)
+            stats[t_key]['absorbed'] = list(end['dropped'])
     return stats
 
 
 def refit_mapping(result, seed: nn.Module, target: nn.Module, images: Tensor,
                   **kwargs) -> Dict[str, dict]:
     """Applies :func:`refit_pointwise` to a :class:`~.api.MappingResult` in place: the
-    target module is loaded with the mapped tensors, refitted, and the refitted weights go
-    back into ``result.state_dict``; their report records gain the ``'refit'`` rule and
-    ``report.meta['refit']`` holds the mean relative errors before and after.
+    target module is loaded with the mapped tensors, refitted, and the refitted weights (and
+    the re-derived BNs of absorbing convs) go back into ``result.state_dict``; their report
+    records gain the ``'refit'`` rule and ``report.meta['refit']`` holds the mean relative
+    errors before and after and, per absorbing conv, the seed blocks it stands in for.
 
     Args:
         result: a within-family mapping result (it carries ``report.channel_maps``).
@@ -186,17 +246,22 @@ def refit_mapping(result, seed: nn.Module, target: nn.Module, images: Tensor,
                            'channel_maps); cross-family results cannot be refitted')
     target.load_state_dict(result.state_dict)
     stats = refit_pointwise(seed, target, result.report.channel_maps, images, **kwargs)
+    changed = {key + '.weight' for key in stats}
+    absorbed = {key: s['absorbed'] for key, s in stats.items() if 'absorbed' in s}
+    for key in absorbed:  # their BN was re-derived too
+        norm = result.report.channel_maps[key]['stage_end']['norm']
+        changed.update(f'{norm}.{p}' for p in ('weight', 'bias', 'running_mean', 'running_var'))
     refitted = target.state_dict()
-    for key in stats:
-        result.state_dict[key + '.weight'] = refitted[key + '.weight'].detach().clone()
+    for key in changed:
+        result.state_dict[key] = refitted[key].detach().clone()
     for record in result.report.records:
-        if record.key[:-len('.weight')] in stats and record.key.endswith('.weight'):
+        if record.key in changed:
             record.rule += '+refit'
     n = max(len(stats), 1)
     result.report.meta['refit'] = dict(
         convs=len(stats), images=int(len(images)),
         mean_err_before=sum(s['err_before'] for s in stats.values()) / n,
-        mean_err_after=sum(s['err_after'] for s in stats.values()) / n)
+        mean_err_after=sum(s['err_after'] for s in stats.values()) / n, absorbed=absorbed)
     return stats
 
 

@@ -78,12 +78,16 @@ class BlockNode:
         index: 0-based index inside the stage.
         residual: whether its output adds an identity shortcut of its input.
         out_norm: BN closing the residual branch (zeroed for an identity-initialised block).
+        linear_out: whether the block's output is its input (when residual) plus
+            ``out_norm``'s output, with no activation after the sum (MobileNetV2's linear
+            bottleneck; not a ResNet block, which ends in a ReLU).
     """
     name: str
     stage: int
     index: int
     residual: bool
     out_norm: Optional[str]
+    linear_out: bool = False
 
 
 @dataclass(frozen=True)
@@ -263,7 +267,8 @@ def mobilenet_v2_spec(sd: Dict[str, Tensor], meta: Optional[Dict[str, dict]] = N
             add(f'{name}.depthwise_conv.conv', mid, mid, name, 'depthwise_conv',
                 depthwise=True)
             add(f'{name}.linear_conv.conv', mid, out_space, name, 'linear_conv')
-            blocks.append(BlockNode(name, stage, j, residual, f'{name}.linear_conv.bn'))
+            blocks.append(BlockNode(name, stage, j, residual, f'{name}.linear_conv.bn',
+                                    linear_out=True))
             space = out_space
     if 'conv2.conv.weight' in sd:
         add('conv2.conv', space, 'last')

@@ -52,6 +52,22 @@ def block_sources(seed: ArchSpec, target: ArchSpec, deepen: str
     return out
 
 
+def stage_ends(seed: ArchSpec, target: ArchSpec) -> Dict[str, dict]:
+    """The target blocks that end a stage the seed had deeper, when their output is affine in
+    their closing conv (``BlockNode.linear_out``): block name -> ``{'block': that name,
+    'seed_output': seed stage module, 'dropped': seed blocks past the target's depth,
+    'norm': the closing BN, 'residual': bool}``. The refit (:mod:`.refit`) fits such a closing conv to the seed
+    *stage* output, so that the kept block also stands in for the dropped ones."""
+    out = {}
+    for s_blocks, t_blocks in zip(seed.stages(), target.stages()):
+        last = t_blocks[-1]
+        if len(s_blocks) > len(t_blocks) and last.linear_out and last.out_norm:
+            out[last.name] = dict(block=last.name, seed_output=s_blocks[-1].name.rsplit('.', 1)[0],
+                                  dropped=[b.name for b in s_blocks[len(t_blocks):]],
+                                  norm=last.out_norm, residual=last.residual)
+    return out
+
+
 def map_within_family(seed_sd: Dict[str, Tensor], seed_spec: ArchSpec,
                       target_init: Dict[str, Tensor], target_spec: ArchSpec,
                       narrow: str = 'l1', widen: str = 'net2net', deepen: str = 'identity',
@@ -85,6 +101,7 @@ def map_within_family(seed_sd: Dict[str, Tensor], seed_spec: ArchSpec,
     target_spec.check_state_dict(target_init, 'target')
     fill = 'init' if widen == 'random' else 'zero'
     blocks = block_sources(seed_spec, target_spec, deepen)
+    ends = stage_ends(seed_spec, target_spec)
     sources: Dict[str, Optional[ConvNode]] = {}
     for tc in target_spec.convs:
         src_block = blocks[tc.block][0] if tc.block else None
@@ -132,6 +149,8 @@ def map_within_family(seed_sd: Dict[str, Tensor], seed_spec: ArchSpec,
         w = tc.key + '.weight'
         report.channel_maps[tc.key] = dict(source=sc.key, out_index=out_sel.index.tolist(),
                                            added_block=block_rule is not None)
+        if tc.block in ends and tc.norm == ends[tc.block]['norm']:
+            report.channel_maps[tc.key]['stage_end'] = ends[tc.block]
         record(w, sc.key + '.weight', tags,
                gather_conv(tc.key, seed_sd[sc.key + '.weight'], sc.groups, out_sel.index,
                            in_sel.index, tc.groups, tc.kernel_size, target_init[w], fill,
