@@ -32,7 +32,15 @@ def test_map_weights_with_refit(tiny_coco, tmp_path):
     assert report['meta']['refit']['images'] == 12
     assert report['meta']['refit']['mean_err_after'] < report['meta']['refit']['mean_err_before']
     refitted = {t['key'] for t in report['tensors'] if t['rule'].endswith('+refit')}
-    assert len(refitted) == report['meta']['refit']['convs'] > 0
+    convs = {k for k in refitted if k.endswith('conv.weight')}
+    assert len(convs) == report['meta']['refit']['convs'] > 0
+    # stages 3, 4 and 6 are a block shallower than the seed's: their last blocks stand in
+    assert report['meta']['refit']['absorbed'] == {
+        'layer3.1.linear_conv.conv': ['layer3.2'], 'layer4.2.linear_conv.conv': ['layer4.3'],
+        'layer6.1.linear_conv.conv': ['layer6.2']}
+    assert 'layer4.2.linear_conv.conv stands in for the dropped layer4.3' in proc.stdout
+    assert refitted - convs == {f'layer{s}.linear_conv.bn.{p}' for s in ('3.1', '4.2', '6.1')
+                                for p in ('weight', 'bias', 'running_mean', 'running_var')}
     a = torch.load(plain)['state_dict']
     b = torch.load(refit)['state_dict']
     backbone = AdaptedMobileNetV2(arch_setting=ARCH, out_indices=(2, 4, 6))

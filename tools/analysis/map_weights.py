@@ -11,7 +11,9 @@ Writes the mapped backbone (``state_dict`` in the backbone's names, loadable wit
 ``init_cfg=dict(type='Pretrained', checkpoint=OUT)``) and OUT's ``.json`` report, and prints
 the report table. With ``--calibration DIR`` the pointwise convs are then refitted by least
 squares to reproduce the seed's outputs on DIR's images (labels unused; see
-``detnas.nas.mapping.refit``), which recovers much of what narrowing or dropping layers loses;
+``detnas.nas.mapping.refit``; the last block of a stage kept shallower is fitted to the
+seed's stage output, standing in for the dropped blocks), which recovers much of what
+narrowing or dropping layers loses;
 ``--distill-steps N`` then trains the whole backbone for N steps to reproduce the seed's
 stage outputs on the same images (``detnas.nas.mapping.distill``).
 """
@@ -76,6 +78,11 @@ def main():
                                     tuple(args.calibration_size))
         seed = seed_backbone(args.seed)
         refit_mapping(result, seed, target, images)
+        refit = result.report.meta['refit']
+        print(f"refit: {refit['convs']} pointwise convs, mean relative output error "
+              f"{refit['mean_err_before']:.3f} -> {refit['mean_err_after']:.3f}"
+              + ''.join(f'; {conv} stands in for the dropped {", ".join(blocks)}'
+                        for conv, blocks in refit['absorbed'].items()))
         if args.distill_steps:
             stats = distill_mapping(result, seed, target, images, steps=args.distill_steps,
                                     lr=args.distill_lr)
