@@ -1,6 +1,7 @@
 """Does weight mapping pay off? The same short RetinaNet fine-tune on the demo data from
 (a) the seed mapped into an adapted MobileNetV2 (other widths, depths and kernels; default
-rules, then the least-squares refit), (a') the same map refitted and then distilled
+rules, then the least-squares refit, in which the last block of a stage kept shallower
+stands in for the dropped seed blocks), (a') the same map refitted and then distilled
 (:func:`detnas.nas.mapping.distill_mapping`), (b) the same adapted architecture from random
 init, (c) the seed itself.
 
@@ -14,13 +15,17 @@ Tiny check of the plumbing (1 seed, 1 epoch, 8 generated images; numbers meaning
     python bench/mapping_quality.py --tiny --out work_dirs/mapping_quality_tiny
 Real-photo agreement only (minutes: the distillation runs first):
     python bench/mapping_quality.py --photos-only
+Some arms only (here without the distillation, which then is not computed):
+    python bench/mapping_quality.py --arms mapped seed random
 
 Writes <out>/mapping_quality.json (``ap_mapped``, ``ap_mapped_distill``, ``ap_seed``,
 ``ap_random`` means, the per-seed values, the mapping report totals, the refit and
 distillation statistics, the photo agreement) and mapping_quality.md. Finished runs are
 reused (``<work-dir>/<arm>_seed<S>/record.json``); on a machine whose work dirs are gone,
 ``--restore-from bench/results/mapping_quality.json`` counts the fine-tunes recorded there as
-finished (the mappings themselves are recomputed: they are deterministic).
+finished (the mappings themselves are recomputed: they are deterministic); the mapped arms'
+runs only when the file records the same mapping settings (``mapping_settings``: the
+adapted arch, the calibration and the refit recipe), so a changed recipe is trained again.
 Results are on generated demo data, not COCO.
 """
 import argparse
