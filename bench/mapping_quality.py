@@ -239,11 +239,10 @@ def main():
                         help='which starts to fine-tune (default: all)')
     args = parser.parse_args()
     from detnas.utils.experiment import ensure_demo_data, restore_runs
-    data_root = (osp.join(args.work_dir.rstrip('/') + '_tiny', 'data') if args.tiny
-                 else args.data_root)
-    data_root = ensure_demo_data(data_root, tiny=args.tiny)
     # demo_compare puts --tiny runs under <work-dir>_tiny: the mappings go there too
     files_dir = demo_work_dir(args)
+    data_root = ensure_demo_data(osp.join(files_dir, 'data') if args.tiny else args.data_root,
+                                 tiny=args.tiny)
     mapped = adapted_mappings(data_root, files_dir, {'mapped', *args.arms}, args.tiny)
     settings = mapping_settings(data_root, args.tiny)
     results = dict(data='demo (generated) — not COCO', command=' '.join(sys.argv),

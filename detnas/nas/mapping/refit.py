@@ -25,6 +25,7 @@ import torch
 from torch import Tensor, nn
 
 from .errors import MappingError
+from .within_family import NORM_PARAMS
 
 
 class _Stop(Exception):
@@ -250,7 +251,7 @@ def refit_mapping(result, seed: nn.Module, target: nn.Module, images: Tensor,
     absorbed = {key: s['absorbed'] for key, s in stats.items() if 'absorbed' in s}
     for key in absorbed:  # their BN was re-derived too
         norm = result.report.channel_maps[key]['stage_end']['norm']
-        changed.update(f'{norm}.{p}' for p in ('weight', 'bias', 'running_mean', 'running_var'))
+        changed.update(f'{norm}.{p}' for p in NORM_PARAMS)
     refitted = target.state_dict()
     for key in changed:
         result.state_dict[key] = refitted[key].detach().clone()

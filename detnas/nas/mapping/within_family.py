@@ -56,13 +56,15 @@ def stage_ends(seed: ArchSpec, target: ArchSpec) -> Dict[str, dict]:
     """The target blocks that end a stage the seed had deeper, when their output is affine in
     their closing conv (``BlockNode.linear_out``): block name -> ``{'block': that name,
     'seed_output': seed stage module, 'dropped': seed blocks past the target's depth,
-    'norm': the closing BN, 'residual': bool}``. The refit (:mod:`.refit`) fits such a closing conv to the seed
-    *stage* output, so that the kept block also stands in for the dropped ones."""
+    'norm': the closing BN, 'residual': bool}``. The refit (:mod:`.refit`) fits such a
+    closing conv to the seed *stage* output, so that the kept block also stands in for the
+    dropped ones."""
     out = {}
     for s_blocks, t_blocks in zip(seed.stages(), target.stages()):
         last = t_blocks[-1]
         if len(s_blocks) > len(t_blocks) and last.linear_out and last.out_norm:
-            out[last.name] = dict(block=last.name, seed_output=s_blocks[-1].name.rsplit('.', 1)[0],
+            out[last.name] = dict(block=last.name,
+                                  seed_output=s_blocks[-1].name.rsplit('.', 1)[0],
                                   dropped=[b.name for b in s_blocks[len(t_blocks):]],
                                   norm=last.out_norm, residual=last.residual)
     return out
