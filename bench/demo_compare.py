@@ -24,8 +24,8 @@ import sys
 import time
 
 from detnas.utils.experiment import (FINISHED_ONLY_NOTE, METRICS, REPO, ensure_demo_data,
-                                     experiment_config, finished_record, mean_std,
-                                     measure_costs, restore_runs, train_and_test)
+                                     experiment_config, mean_std, measure_costs,
+                                     restore_runs, run_or_reuse)
 
 
 def named_configs(parser: argparse.ArgumentParser, items) -> dict:
@@ -87,18 +87,12 @@ def main(argv=None):
     for seed in args.seeds:
         for name, config in args.configs.items():
             run_dir = osp.join(args.work_dir, f'{name}_seed{seed}')
-            if args.finished_only:
-                record = finished_record(run_dir)
-                if record is None:
-                    print(f'[{name} seed {seed}] not finished: left out', flush=True)
-                    continue
-            else:
-                cfg = experiment_config(config, seed, data_root, args.max_epochs, args.tiny)
-                print(f'[{name} seed {seed}] training {config} ...', flush=True)
-                record = train_and_test(cfg, run_dir)
-            runs[name].append(dict(seed=seed, **record))
-            print(f'[{name} seed {seed}] AP {record["metrics"]["AP"]:.4f} '
-                  f'(train {_seconds(record["train_s"])})', flush=True)
+            record = run_or_reuse(
+                f'{name} seed {seed}', run_dir, finished_only=args.finished_only,
+                make_cfg=lambda: experiment_config(config, seed, data_root, args.max_epochs,
+                                                   args.tiny))
+            if record is not None:
+                runs[name].append(dict(seed=seed, **record))
     costs = measure_costs(args.configs, tuple(args.shape), args.latency_runs)
     rows = []
     for name, config in args.configs.items():

@@ -35,8 +35,8 @@ import time
 from typing import Dict, List, Optional
 
 from detnas.utils.experiment import (FINISHED_ONLY_NOTE, REPO, ensure_demo_data,
-                                     experiment_config, finished_record, mean_std,
-                                     measure_costs, restore_runs, train_and_test)
+                                     experiment_config, mean_std, measure_costs,
+                                     restore_runs, run_or_reuse)
 
 CONFIG_DIR = osp.join(REPO, 'configs', 'safpn_seqhead')
 DETECTORS = ('retinanet', 'fcos')
@@ -121,23 +121,15 @@ def run_one(det: str, variant: str, seed: int, args, data_root: str) -> Optional
 
     With ``--finished-only`` a run that has not finished is reported and skipped (None).
     """
-    run_dir = run_dir_of(args.work_dir, det, variant, seed)
-    if args.finished_only:
-        record = finished_record(run_dir)
-        if record is None:
-            print(f'[{det} {variant} seed {seed}] not finished: left out', flush=True)
-            return None
-        return dict(detector=det, variant=variant, seed=seed,
-                    config=osp.relpath(config_path(det, variant), REPO), **record)
-    cfg = experiment_config(config_path(det, variant), seed, data_root, args.max_epochs,
-                            args.tiny)
-    print(f'[{det} {variant} seed {seed}] training ({cfg.train_cfg.max_epochs} epochs) ...',
-          flush=True)
-    record = train_and_test(cfg, run_dir, force=args.force)
-    print(f'[{det} {variant} seed {seed}] AP {record["metrics"]["AP"]:.4f} '
-          f'(train {record["train_s"]:.0f} s)', flush=True)
+    config = config_path(det, variant)
+    record = run_or_reuse(
+        f'{det} {variant} seed {seed}', run_dir_of(args.work_dir, det, variant, seed),
+        finished_only=args.finished_only, force=args.force,
+        make_cfg=lambda: experiment_config(config, seed, data_root, args.max_epochs, args.tiny))
+    if record is None:
+        return None
     return dict(detector=det, variant=variant, seed=seed,
-                config=osp.relpath(config_path(det, variant), REPO), **record)
+                config=osp.relpath(config, REPO), **record)
 
 
 def aggregate(records: List[Dict], costs: Dict, detectors, variants) -> List[Dict]:

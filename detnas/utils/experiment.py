@@ -136,6 +136,35 @@ def train_and_test(cfg: Config, run_dir: str, force: bool = False, echo: bool = 
     return record
 
 
+def run_or_reuse(label: str, run_dir: str, make_cfg: Callable[[], Config],
+                 finished_only: bool = False, force: bool = False) -> Optional[Dict]:
+    """One run of a comparison: its finished record when ``run_dir`` holds one, else trained.
+
+    Says on stdout which of the three happened (reused, left out, trained) and the AP.
+
+    Args:
+        label: how the progress lines name the run, e.g. ``'seed seed 3'``.
+        run_dir: the run's folder.
+        make_cfg: builds the run's config (called only when the run is trained).
+        finished_only: never train; a run that has not finished is left out (None).
+        force: retrain even when ``run_dir`` holds a finished run.
+    """
+    record = None if force else finished_record(run_dir)
+    if record is not None:
+        print(f'[{label}] finished run reused: {run_dir}', flush=True)
+    elif finished_only:
+        print(f'[{label}] not finished: left out', flush=True)
+        return None
+    else:
+        cfg = make_cfg()
+        print(f'[{label}] training ({cfg.train_cfg.max_epochs} epochs) ...', flush=True)
+        record = train_and_test(cfg, run_dir, force=force)
+    train_s = record.get('train_s')
+    trained = f'train {train_s:.0f} s' if isinstance(train_s, (int, float)) else 'train time n/a'
+    print(f'[{label}] AP {record["metrics"]["AP"]:.4f} ({trained})', flush=True)
+    return record
+
+
 def finished_record(run_dir: str) -> Optional[Dict]:
     """The record of a finished run, or None when ``run_dir`` holds none.
 

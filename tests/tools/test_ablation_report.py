@@ -28,6 +28,8 @@ def test_finished_only_reports_what_finished_and_pairs_deltas_by_seed(tiny_coco,
                      '--shape', '128', '128', '--latency-runs', '1'])
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert '[fcos safpn seed 1] not finished: left out' in proc.stdout
+    assert f"[fcos baseline seed 1] finished run reused: {work / 'fcos_baseline_seed1'}" \
+        in proc.stdout
     assert 'training' not in proc.stdout
     result = json.load(open(str(out) + '.json'))
     rows = {row['variant']: row for row in result['rows']}
@@ -102,6 +104,8 @@ def test_demo_compare_restores_runs_and_keeps_ap_only_records_honest(tiny_coco, 
                      '--shape', '128', '128', '--latency-runs', '1'])
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert '[seed_seed0] restored from' in proc.stdout and 'seed_seed2' not in proc.stdout
+    assert '[seed seed 1] finished run reused' in proc.stdout
+    assert '[seed seed 1] AP 0.0500 (train 1 s)' in proc.stdout
     assert not (work / 'other_seed0').exists() and not (work / 'seed_seed2').exists()
     row = json.load(open(str(out) + '.json'))['rows'][0]
     assert row['seeds'] == [0, 1] and row['AP_per_seed'] == [0.09, 0.05]
