@@ -286,7 +286,8 @@ def write_markdown(path, meta, rows):
             lines.append(f'| {tuple(row["shape"])} | {row["dtype"]} | {v} | {d["fwd_ms"]:.2f} | '
                          f'{d["fwd_bwd_ms"]:.2f} | {d["peak_mib"]:.1f} |')
     lines += ['', '| shape | dtype | speed-up fwd (ref/kernel) | speed-up fwd+bwd (ref/kernel) | '
-              'peak memory ref/kernel | fwd+bwd multibranch/kernel |', '|---|---|---:|---:|---:|---:|']
+              'peak memory ref/kernel | fwd+bwd multibranch/kernel |',
+              '|---|---|---:|---:|---:|---:|']
     for row in rows:
         if 'speedup_fwd' in row:
             lines.append(f'| {tuple(row["shape"])} | {row["dtype"]} | {row["speedup_fwd"]:.1f}x | '

@@ -139,7 +139,8 @@ def markdown(r: dict) -> str:
     h, w = r['shape']
     partial = FINISHED_ONLY_NOTE if r.get('finished_only') else ''
     lines = [f'Demo data (generated, not COCO), each config with its own schedule, seeds '
-             f'{r["seeds"]}{partial}, mean ± std. Params / GFLOPs (2 x MACs) / latency at {h}x{w}; '
+             f'{r["seeds"]}{partial}, mean ± std. Params / GFLOPs (2 x MACs) / latency at '
+             f'{h}x{w}; '
              f'latency = median CPU time of the tensor forward (batch 1, no NMS); '
              f'{r["machine"]}.', '',
              '| model | seeds | epochs | AP | AP50 | AP_s | AP_m | AP_l | params (M) | GFLOPs '

@@ -222,8 +222,8 @@ def detect_layout(sd: StateDict) -> Tuple[str, str]:
         if any(pattern.fullmatch(k) for k in sd):
             return family, layout
     sample = ', '.join(list(sd)[:5])
-    raise DetnasInputError(f'cannot tell the layout of this checkpoint (first keys: {sample}); known: '
-                   f'{sorted(set((f, l) for f, l, _ in _LAYOUT_SIGNATURES))}')
+    raise DetnasInputError(f'cannot tell the layout of this checkpoint (first keys: {sample}); '
+                           f'known: {sorted(set((f, l) for f, l, _ in _LAYOUT_SIGNATURES))}')
 
 
 def convert_checkpoint(sd: StateDict, family: Optional[str] = None,

@@ -128,7 +128,8 @@ def test_l1_selection_keeps_top_channels_consistently():
     assert torch.equal(imp[keep].sort().values, imp.sort(descending=True).values[:8].sort().values)
     # both residual partners of stage 2 write the kept channels; stage 3 reads them
     for b in ('layer2.0', 'layer2.1'):
-        assert torch.equal(t_sd[f'{b}.linear_conv.bn.weight'], s_sd[f'{b}.linear_conv.bn.weight'][keep])
+        assert torch.equal(t_sd[f'{b}.linear_conv.bn.weight'],
+                           s_sd[f'{b}.linear_conv.bn.weight'][keep])
     assert torch.equal(t_sd['layer3.0.expand_conv.conv.weight'],
                        s_sd['layer3.0.expand_conv.conv.weight'][:, keep])
     # layer2.1 mid space 96 -> 32: expand rows, depthwise filters and linear columns agree
@@ -146,7 +147,8 @@ def test_l1_selection_keeps_top_channels_consistently():
 def test_bn_gamma_selection_follows_gamma():
     seed = tiny_mbv2()
     sd = seed.state_dict()
-    gamma = torch.linspace(0.1, 1.6, 16)[torch.randperm(16, generator=torch.Generator().manual_seed(0))]
+    shuffle = torch.randperm(16, generator=torch.Generator().manual_seed(0))
+    gamma = torch.linspace(0.1, 1.6, 16)[shuffle]
     for key in ('layer2.0.linear_conv.bn.weight', 'layer2.1.linear_conv.bn.weight'):
         sd[key].copy_(gamma)
     seed.load_state_dict(sd)

@@ -93,7 +93,8 @@ def test_unknown_key_in_config_names_class_and_key(tiny_coco, tmp_path):
     cfg = tmp_path / 'typo.py'
     cfg.write_text(f"_base_ = '{osp.abspath(CFG)}'\nmodel = dict(neck=dict(out_chanels=64))\n")
     _fails_with(['tools/train.py', str(cfg), '--work-dir', str(tmp_path), '--cfg-options',
-                 *tiny_data_options(tiny_coco)], "unknown config key 'out_chanels'", "'FPN'", str(cfg))
+                 *tiny_data_options(tiny_coco)],
+                "unknown config key 'out_chanels'", "'FPN'", str(cfg))
 
 
 def test_test_tool_rejects_missing_and_mismatched_checkpoints(tiny_coco, tmp_path):
@@ -108,7 +109,8 @@ def test_test_tool_rejects_missing_and_mismatched_checkpoints(tiny_coco, tmp_pat
 
 def test_seed_that_does_not_fit_the_backbone_stops_training(tiny_coco, tmp_path):
     _fails_with(['tools/train.py', CFG, '--work-dir', str(tmp_path), '--allow-new-keys',
-                 '--cfg-options', 'model.backbone.widen_factor=0.5', 'model.neck.in_channels=[16,48,160]',
+                 '--cfg-options', 'model.backbone.widen_factor=0.5',
+                 'model.neck.in_channels=[16,48,160]',
                  *tiny_data_options(tiny_coco)],
                 'seed detnas://mobilenet_v2_imagenet does not fit backbone',
                 'shape mismatch')

@@ -141,7 +141,7 @@ def resolve_seed_state(seed, family: Optional[str]):
             pass
         try:
             conv = convert_checkpoint(sd, family)
-        except (KeyError, ValueError):  # an unknown layout: use it as is (cross-family can still align it)
+        except (KeyError, ValueError):  # an unknown layout: used as is (cross-family aligns it)
             return sd, {}, 'state dict (unknown layout)'
         return conv.backbone, conv.classifier, f'state dict ({conv.layout})'
     raise MappingError(f'seed must be a path, a detnas:// alias, a state dict, a '

@@ -182,7 +182,8 @@ class ArchSpec:
 
 def _norm_of(sd: Dict[str, Tensor], candidates: List[str]) -> Optional[str]:
     for name in candidates:
-        if name + '.running_mean' in sd or name + '.weight' in sd and sd[name + '.weight'].dim() == 1:
+        weight = sd.get(name + '.weight')
+        if name + '.running_mean' in sd or weight is not None and weight.dim() == 1:
             return name
     return None
 
