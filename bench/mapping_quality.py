@@ -33,10 +33,13 @@ import json
 import os
 import os.path as osp
 import sys
+from typing import Optional
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, osp.join(ROOT, 'bench'))
 import demo_compare  # noqa: E402
+
+from detnas.utils.experiment import paired_ratio_interval  # noqa: E402
 
 BASE_CONFIG = osp.join(ROOT, 'configs/baselines/retinanet_mbv2_fpn_demo.py')
 SEED = 'detnas://mobilenet_v2_imagenet'
@@ -79,6 +82,7 @@ ARMS = ('mapped', 'mapped_distill')  # the arms whose weights come from the mapp
 ALL_ARMS = ARMS + ('seed', 'random')
 # the refit recipe; a change here invalidates saved mappings and recorded mapped runs
 REFIT = dict(absorb_dropped=True)
+GOAL = 0.9  # the issue's target: mapped AP >= 90 % of the seed's
 
 
 def mapping_files(folder: str) -> dict:
@@ -321,7 +325,8 @@ def runs_to_restore(arms, seeds, settings: dict, work_dir: str):
 
 def paired_ratio(runs: dict, arm: str, reference: str):
     """Mean AP of ``arm`` over mean AP of ``reference`` on the seeds both finished, as
-    ``{'seeds', 'ratio'}``; None when they share no seed.
+    ``{'seeds', 'ratio', 'interval'}`` (``interval``: the 90 % paired bootstrap interval
+    over seeds, None below three seeds); None when they share no seed.
 
     Args:
         runs: demo_compare's ``runs`` (name -> list of run records with ``seed``).
@@ -334,7 +339,35 @@ def paired_ratio(runs: dict, arm: str, reference: str):
     total = sum(ap[reference][s] for s in seeds)
     if not seeds or not total:
         return None
-    return dict(seeds=seeds, ratio=sum(ap[arm][s] for s in seeds) / total)
+    interval = paired_ratio_interval([ap[arm][s] for s in seeds],
+                                     [ap[reference][s] for s in seeds], level=0.9)
+    return dict(seeds=seeds, ratio=sum(ap[arm][s] for s in seeds) / total,
+                interval=list(interval) if interval else None)
+
+
+def goal_verdict(paired: Optional[dict], goal: float = GOAL) -> str:
+    """Whether the paired ratio meets ``goal``: 'met' / 'not met' when its bootstrap interval
+    lies on one side of it, else 'not decided by these seeds' (point estimate given).
+
+    Args:
+        paired: :func:`paired_ratio`'s result.
+        goal: the fraction of the seed's AP to reach.
+    """
+    if not paired:
+        return 'no paired seeds'
+    side = 'above' if paired['ratio'] >= goal else 'below'
+    low, high = paired['interval'] or (None, None)
+    if low is not None and low >= goal:
+        return f'met (the whole 90 % interval is at or above {goal:.2f})'
+    if high is not None and high < goal:
+        return f'not met (the whole 90 % interval is below {goal:.2f})'
+    return f'not decided by these seeds (point estimate {side} {goal:.2f})'
+
+
+def _interval_text(paired: dict) -> str:
+    interval = paired.get('interval')
+    return (f'; 90 % paired bootstrap interval over seeds {interval[0]:.2f}-{interval[1]:.2f}'
+            if interval else '')
 
 
 def to_markdown(r: dict) -> str:
@@ -359,7 +392,9 @@ def to_markdown(r: dict) -> str:
             if f'ap_{arm}' in r:
                 lines.append(f"{arm} / seed AP: {'n/a' if ratio is None else f'{ratio:.2f}'}"
                              + (f" (on the same seeds {paired['seeds']}: "
-                                f"{paired['ratio']:.2f})" if paired else '') + '  ')
+                                f"{paired['ratio']:.2f}{_interval_text(paired)})"
+                                if paired else '') + '  ')
+                lines.append(f'goal {arm} / seed >= {GOAL:.2f}: {goal_verdict(paired)}  ')
         t = r['mapping_totals']
         lines += ['', f"Mapping: {t['copied_fraction']:.3f} of the target's entries copied, "
                   f"{t['seed_used_fraction']:.3f} of the seed's used; rules {t['rules']}"]

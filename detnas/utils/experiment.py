@@ -9,6 +9,7 @@ comparison resumes where it stopped.
 import json
 import os
 import os.path as osp
+import random
 import statistics
 import subprocess
 import sys
@@ -274,6 +275,39 @@ def mean_std(values: Sequence[Optional[float]]) -> Tuple[Optional[float], Option
     if not values:
         return None, None
     return statistics.mean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
+
+
+def paired_ratio_interval(numerators: Sequence[float], denominators: Sequence[float],
+                          level: float = 0.9, resamples: int = 10000,
+                          seed: int = 0) -> Optional[Tuple[float, float]]:
+    """Percentile-bootstrap interval of ``sum(numerators) / sum(denominators)`` with the
+    pairs (one per training seed) resampled together: how far the ratio of two means could
+    move with other seeds. None with fewer than three pairs (too few to resample).
+
+    Args:
+        numerators: per-seed values of the arm (e.g. its AP).
+        denominators: the reference's values on the same seeds, in the same order.
+        level: the interval's coverage (0.9: the 5th to the 95th percentile).
+        resamples: bootstrap resamples.
+        seed: seed of the resampling (the interval is reproducible).
+    """
+    if len(numerators) != len(denominators):
+        raise ValueError(f'{len(numerators)} numerators vs {len(denominators)} denominators: '
+                         'the values must be paired')
+    n = len(numerators)
+    if n < 3:
+        return None
+    rng = random.Random(seed)
+    ratios = []
+    for _ in range(resamples):
+        picks = [rng.randrange(n) for _ in range(n)]
+        den = sum(denominators[i] for i in picks)
+        if den:
+            ratios.append(sum(numerators[i] for i in picks) / den)
+    ratios.sort()
+    tail = (1 - level) / 2
+    last = len(ratios) - 1
+    return ratios[round(tail * last)], ratios[round((1 - tail) * last)]
 
 
 def ensure_demo_data(data_root: str, tiny: bool = False) -> str:

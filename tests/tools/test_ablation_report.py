@@ -1,11 +1,15 @@
 """Bench reports from finished runs: --finished-only (the table from the finished runs alone)
 and --restore-from (an earlier results file's runs count as finished)."""
+import itertools
 import json
+import math
 import os.path as osp
 import sys
 
+import pytest
 from helpers import ROOT, run_tool
 
+from detnas.utils.experiment import paired_ratio_interval
 from detnas.utils.io import atomic_write_json
 
 
@@ -131,3 +135,54 @@ def test_mapping_bench_restores_mapped_runs_only_of_the_same_mapping_recipe(tmp_
     assert picked == ['seed_seed0', 'seed_seed2']                 # recipe was recorded
     picked = [osp.basename(d) for d, _ in select(dict(mapping_settings=settings, runs=runs))]
     assert picked == ['mapped_seed0', 'mapped_seed2', 'seed_seed0', 'seed_seed2']
+
+
+def _exact_bootstrap_quantile(num, den, q):
+    """The q-quantile of the ratio of sums over all n**n equally likely paired resamples."""
+    ratios = sorted(sum(num[i] for i in picks) / sum(den[i] for i in picks)
+                    for picks in itertools.product(range(len(num)), repeat=len(num)))
+    return ratios[math.ceil(q * len(ratios)) - 1]
+
+
+def test_paired_ratio_interval_matches_the_exact_bootstrap_distribution():
+    num, den = [0.071, 0.060, 0.093], [0.089, 0.114, 0.083]
+    low, high = paired_ratio_interval(num, den, level=0.9)
+    # 27 resamples: the 5 % / 95 % quantiles sit on atoms far from any probability jump
+    assert low == pytest.approx(_exact_bootstrap_quantile(num, den, 0.05), abs=1e-12)
+    assert high == pytest.approx(_exact_bootstrap_quantile(num, den, 0.95), abs=1e-12)
+    assert low < sum(num) / sum(den) < high
+    # every seed with the same ratio: nothing to move, the interval is that ratio
+    same = paired_ratio_interval([0.8 * d for d in den + [0.05]], den + [0.05])
+    assert same == pytest.approx((0.8, 0.8), abs=1e-12)
+    assert paired_ratio_interval([0.1, 0.2], [0.2, 0.2]) is None  # two seeds: too few
+    with pytest.raises(ValueError, match='3 numerators vs 2 denominators'):
+        paired_ratio_interval(num, den[:2])
+
+
+def test_mapping_bench_pairs_seeds_and_decides_the_goal_only_when_the_interval_does():
+    sys.path.insert(0, osp.join(ROOT, 'bench'))
+    import mapping_quality
+
+    def runs(mapped, seed):
+        return dict(mapped=[dict(seed=s, **_record(ap, None)) for s, ap in mapped.items()],
+                    seed=[dict(seed=s, **_record(ap, None)) for s, ap in seed.items()])
+
+    seed_ap = {0: 0.09, 1: 0.11, 2: 0.08, 3: 0.06}
+    paired = mapping_quality.paired_ratio(  # seed 4 of mapped has no seed partner: left out
+        runs({0: 0.085, 1: 0.10, 2: 0.078, 3: 0.058, 4: 0.2}, seed_ap), 'mapped', 'seed')
+    assert paired['seeds'] == [0, 1, 2, 3]
+    assert paired['ratio'] == pytest.approx(0.321 / 0.34)
+    assert 0.9 <= paired['interval'][0] <= paired['ratio'] <= paired['interval'][1]
+    assert mapping_quality.goal_verdict(paired).startswith('met')
+    low = mapping_quality.paired_ratio(runs({s: 0.5 * v for s, v in seed_ap.items()}, seed_ap),
+                                       'mapped', 'seed')
+    assert mapping_quality.goal_verdict(low).startswith('not met')
+    noisy = mapping_quality.paired_ratio(
+        runs({0: 0.071, 1: 0.060, 2: 0.093, 3: 0.070}, {0: 0.089, 1: 0.114, 2: 0.083, 3: 0.056}),
+        'mapped', 'seed')
+    assert noisy['interval'][0] < 0.9 < noisy['interval'][1]
+    assert mapping_quality.goal_verdict(noisy) == \
+        'not decided by these seeds (point estimate below 0.90)'
+    two = mapping_quality.paired_ratio(runs({0: 0.1, 1: 0.1}, seed_ap), 'mapped', 'seed')
+    assert two['interval'] is None
+    assert mapping_quality.goal_verdict(two).startswith('not decided')
