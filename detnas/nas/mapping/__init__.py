@@ -6,9 +6,12 @@ Lossy maps (narrower, shallower, smaller expansion) can then be refitted on unla
 (:func:`refit_mapping`: least-squares reconstruction of the pointwise convs) and distilled
 (:func:`distill_mapping`: a short training to reproduce the seed's stage outputs).
 """
+from .agreement import imagenet_logits, load_real_photos, topk_agreement
 from .api import MappingConfig, MappingResult, map_weights
 from .cross_family import LayerMatch, extract_layers, map_across_families, match_layers
+from .distill import distill_mapping, distill_stages
 from .errors import MappingError
+from .refit import calibration_images, refit_mapping, refit_pointwise, seed_backbone
 from .report import MappingReport, TensorRecord
 from .selection import Selection, select_channels
 from .spec import ArchSpec, ConvNode, infer_spec, spec_from_module
@@ -18,15 +21,7 @@ __all__ = [
     'MappingConfig', 'MappingResult', 'map_weights', 'LayerMatch', 'extract_layers',
     'map_across_families', 'match_layers', 'MappingError', 'MappingReport', 'TensorRecord',
     'Selection', 'select_channels', 'ArchSpec', 'ConvNode', 'infer_spec', 'spec_from_module',
-    'map_within_family'
+    'map_within_family', 'imagenet_logits', 'load_real_photos', 'topk_agreement',
+    'calibration_images', 'refit_mapping', 'refit_pointwise', 'seed_backbone',
+    'distill_mapping', 'distill_stages'
 ]
-from .agreement import imagenet_logits, load_real_photos, topk_agreement  # noqa: E402
-
-__all__ += ['imagenet_logits', 'load_real_photos', 'topk_agreement']
-from .refit import (calibration_images, refit_mapping, refit_pointwise,  # noqa: E402
-                    seed_backbone)
-
-__all__ += ['calibration_images', 'refit_mapping', 'refit_pointwise', 'seed_backbone']
-from .distill import distill_mapping, distill_stages  # noqa: E402
-
-__all__ += ['distill_mapping', 'distill_stages']
