@@ -25,7 +25,7 @@ import time
 
 from detnas.utils.experiment import (FINISHED_ONLY_NOTE, METRICS, REPO, ensure_demo_data,
                                      experiment_config, mean_std, measure_costs,
-                                     restore_runs, run_or_reuse)
+                                     restore_runs, run_or_reuse, seconds_text)
 
 
 def named_configs(parser: argparse.ArgumentParser, items) -> dict:
@@ -116,11 +116,6 @@ def main(argv=None):
     return result
 
 
-def _seconds(value) -> str:
-    """Seconds as text ('n/a' for a reused run that did not record them)."""
-    return 'n/a' if value is None else f'{value:.0f} s'
-
-
 def write(result: dict, out: str) -> str:
     """Writes OUT.json and OUT.md; returns the markdown table."""
     os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
@@ -151,7 +146,7 @@ def markdown(r: dict) -> str:
         lines.append(f'| {row["name"]} | {seeds} | {row["epochs"]} | '
                      + ' | '.join(pct(row, m) for m in ('AP', 'AP50', 'AP_s', 'AP_m', 'AP_l'))
                      + f' | {row["params"] / 1e6:.2f} | {row["gflops"]:.2f} '
-                     f'| {row["latency_ms"]:.1f} | {_seconds(row["train_s"])} |')
+                     f'| {row["latency_ms"]:.1f} | {seconds_text(row["train_s"])} |')
     lines += ['', f'Command: `{r["command"]}`', '']
     return '\n'.join(lines)
 

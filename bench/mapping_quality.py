@@ -39,7 +39,8 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, osp.join(ROOT, 'bench'))
 import demo_compare  # noqa: E402
 
-from detnas.utils.experiment import paired_ratio_interval  # noqa: E402
+from detnas.utils.experiment import (ensure_demo_data, paired_ratio_interval,  # noqa: E402
+                                     restore_runs)
 
 BASE_CONFIG = osp.join(ROOT, 'configs/baselines/retinanet_mbv2_fpn_demo.py')
 SEED = 'detnas://mobilenet_v2_imagenet'
@@ -83,6 +84,7 @@ ALL_ARMS = ARMS + ('seed', 'random')
 # the refit recipe; a change here invalidates saved mappings and recorded mapped runs
 REFIT = dict(absorb_dropped=True)
 GOAL = 0.9  # the issue's target: mapped AP >= 90 % of the seed's
+LEVEL = 0.9  # coverage of the paired bootstrap interval of mapped / seed AP
 
 
 def mapping_files(folder: str) -> dict:
@@ -242,7 +244,6 @@ def main():
     parser.add_argument('--arms', nargs='+', choices=ALL_ARMS, default=list(ALL_ARMS),
                         help='which starts to fine-tune (default: all)')
     args = parser.parse_args()
-    from detnas.utils.experiment import ensure_demo_data, restore_runs
     # demo_compare puts --tiny runs under <work-dir>_tiny: the mappings go there too
     files_dir = demo_work_dir(args)
     data_root = ensure_demo_data(osp.join(files_dir, 'data') if args.tiny else args.data_root,
@@ -325,8 +326,8 @@ def runs_to_restore(arms, seeds, settings: dict, work_dir: str):
 
 def paired_ratio(runs: dict, arm: str, reference: str):
     """Mean AP of ``arm`` over mean AP of ``reference`` on the seeds both finished, as
-    ``{'seeds', 'ratio', 'interval'}`` (``interval``: the 90 % paired bootstrap interval
-    over seeds, None below three seeds); None when they share no seed.
+    ``{'seeds', 'ratio', 'interval'}`` (``interval``: the ``LEVEL`` paired bootstrap
+    interval over seeds, None below three seeds); None when they share no seed.
 
     Args:
         runs: demo_compare's ``runs`` (name -> list of run records with ``seed``).
@@ -340,7 +341,7 @@ def paired_ratio(runs: dict, arm: str, reference: str):
     if not seeds or not total:
         return None
     interval = paired_ratio_interval([ap[arm][s] for s in seeds],
-                                     [ap[reference][s] for s in seeds], level=0.9)
+                                     [ap[reference][s] for s in seeds], level=LEVEL)
     return dict(seeds=seeds, ratio=sum(ap[arm][s] for s in seeds) / total,
                 interval=list(interval) if interval else None)
 
@@ -358,16 +359,16 @@ def goal_verdict(paired: Optional[dict], goal: float = GOAL) -> str:
     side = 'above' if paired['ratio'] >= goal else 'below'
     low, high = paired['interval'] or (None, None)
     if low is not None and low >= goal:
-        return f'met (the whole 90 % interval is at or above {goal:.2f})'
+        return f'met (the whole {LEVEL * 100:.0f} % interval is at or above {goal:.2f})'
     if high is not None and high < goal:
-        return f'not met (the whole 90 % interval is below {goal:.2f})'
+        return f'not met (the whole {LEVEL * 100:.0f} % interval is below {goal:.2f})'
     return f'not decided by these seeds (point estimate {side} {goal:.2f})'
 
 
 def _interval_text(paired: dict) -> str:
     interval = paired.get('interval')
-    return (f'; 90 % paired bootstrap interval over seeds {interval[0]:.2f}-{interval[1]:.2f}'
-            if interval else '')
+    return (f'; {LEVEL * 100:.0f} % paired bootstrap interval over seeds '
+            f'{interval[0]:.2f}-{interval[1]:.2f}' if interval else '')
 
 
 def to_markdown(r: dict) -> str:

@@ -160,10 +160,14 @@ def run_or_reuse(label: str, run_dir: str, make_cfg: Callable[[], Config],
         cfg = make_cfg()
         print(f'[{label}] training ({cfg.train_cfg.max_epochs} epochs) ...', flush=True)
         record = train_and_test(cfg, run_dir, force=force)
-    train_s = record.get('train_s')
-    trained = f'train {train_s:.0f} s' if isinstance(train_s, (int, float)) else 'train time n/a'
-    print(f'[{label}] AP {record["metrics"]["AP"]:.4f} ({trained})', flush=True)
+    print(f'[{label}] AP {record["metrics"]["AP"]:.4f} '
+          f'(train {seconds_text(record.get("train_s"))})', flush=True)
     return record
+
+
+def seconds_text(value: Optional[float]) -> str:
+    """Seconds as text ('n/a' for a restored run that did not record them)."""
+    return 'n/a' if value is None else f'{value:.0f} s'
 
 
 def finished_record(run_dir: str) -> Optional[Dict]:
