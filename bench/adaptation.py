@@ -11,7 +11,7 @@ on the same schedule, for several training seeds, and evaluates on the demo val 
   ``seed_warm`` vs ``seed`` is the supernet training's.
 
     python bench/adaptation.py [--config configs/search/gfocalv2_mbv2_search_demo.py]
-        [--seed-config configs/giraffedet/mbv2_fpn_gfocalv2_demo.py] [--seeds 0 1 2]
+        [--seed-config configs/baselines/gfocalv2_mbv2_fpn_demo.py] [--seeds 0 1 2]
         [--search-seed 0] [--work-dir work_dirs/adaptation] [--out bench/results]
         [--no-control]
 
@@ -38,7 +38,7 @@ import demo_compare  # noqa: E402
 from detnas.utils.experiment import ensure_demo_data, search_and_export  # noqa: E402
 
 DEFAULT_CONFIG = 'configs/search/gfocalv2_mbv2_search_demo.py'
-SEED_CONFIG = 'configs/giraffedet/mbv2_fpn_gfocalv2_demo.py'
+SEED_CONFIG = 'configs/baselines/gfocalv2_mbv2_fpn_demo.py'
 ARMS = dict(seed='seed (ImageNet weights)', adapted='adapted (chosen arch, supernet weights)',
             seed_warm='control: seed arch, supernet weights')
 

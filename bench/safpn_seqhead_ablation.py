@@ -7,7 +7,8 @@
         [--out bench/results/safpn_seqhead] [--latency-runs 30] [--force] [--tiny]
         [--finished-only] [--restore-from RESULTS.json]
 
-Every run trains ``configs/safpn_seqhead/<detector>_mbv2_<variant>_demo.py`` with
+Every run trains ``configs/safpn_seqhead/<detector>_mbv2_<variant>_demo.py`` (the baseline
+variant: ``configs/baselines/<detector>_mbv2_fpn_demo.py``) with
 ``tools/train.py`` (same schedule for all, seed set through ``randomness.seed``), then
 evaluates the *last* checkpoint with ``tools/test.py`` on the demo val split (no
 best-checkpoint picking: val is the only held-out split). Params and FLOPs come from
@@ -38,14 +39,14 @@ from detnas.utils.experiment import (FINISHED_ONLY_NOTE, REPO, ensure_demo_data,
                                      experiment_config, mean_std, measure_costs,
                                      restore_runs, run_or_reuse)
 
-CONFIG_DIR = osp.join(REPO, 'configs', 'safpn_seqhead')
+CONFIG_DIR = osp.join(REPO, 'configs')
 DETECTORS = ('retinanet', 'fcos')
 VARIANTS = {
-    'baseline': '{det}_mbv2_fpn_demo.py',
-    'safpn': '{det}_mbv2_safpn_demo.py',
-    'seqhead': '{det}_mbv2_fpn_seqhead_demo.py',
-    'both': '{det}_mbv2_safpn_seqhead_demo.py',
-    'safpn_topdown': '{det}_mbv2_safpn_topdown_demo.py',
+    'baseline': 'baselines/{det}_mbv2_fpn_demo.py',
+    'safpn': 'safpn_seqhead/{det}_mbv2_safpn_demo.py',
+    'seqhead': 'safpn_seqhead/{det}_mbv2_fpn_seqhead_demo.py',
+    'both': 'safpn_seqhead/{det}_mbv2_safpn_seqhead_demo.py',
+    'safpn_topdown': 'safpn_seqhead/{det}_mbv2_safpn_topdown_demo.py',
 }
 DEFAULT_VARIANTS = ('baseline', 'safpn', 'seqhead', 'both')
 VARIANT_LABELS = dict(baseline='FPN + parallel head', safpn='+SA-FPN', seqhead='+Seq-Head',

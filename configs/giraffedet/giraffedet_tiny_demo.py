@@ -1,8 +1,9 @@
 # GiraffeDet-style detector sized for the CPU demo data: a narrow S2D chain (light
 # backbone, no pretraining) + a GFPN heavy neck + the GFocal V2 head, with the data,
-# schedule and head of mbv2_fpn_gfocalv2_demo.py (the heavy-backbone baseline it is
-# compared with at similar FLOPs; see README.md).
-_base_ = './mbv2_fpn_gfocalv2_demo.py'
+# schedule and head of configs/baselines/gfocalv2_mbv2_fpn_demo.py (the heavy-backbone
+# baseline it is compared with at similar FLOPs; see README.md).
+#   python tools/train.py configs/giraffedet/giraffedet_tiny_demo.py
+_base_ = '../baselines/gfocalv2_mbv2_fpn_demo.py'
 model = dict(
     backbone=dict(
         _delete_=True,

@@ -1,3 +1,3 @@
 # Variant "+SA-FPN" on COCO: the neck type is the only change.
-_base_ = './fcos_r50_fpn_1x_coco.py'
+_base_ = '../baselines/fcos_r50_fpn_1x_coco.py'
 model = dict(neck=dict(type='SAFPN', attention='level'))

@@ -3,4 +3,4 @@
 # checkpoint='detnas:///path/to/resnet50.pth').
 #   python tools/search.py configs/search/retinanet_r50_search_coco.py
 #   bash tools/dist_train.sh work_dirs/retinanet_r50_search_coco/search/chosen.py 8
-_base_ = ['../safpn_seqhead/retinanet_r50_fpn_1x_coco.py', '../_base_/search/resnet50_search.py']
+_base_ = ['../baselines/retinanet_r50_fpn_1x_coco.py', '../_base_/search/resnet50_search.py']

@@ -1,3 +1,0 @@
-# SA-FPN / Seq-Head ablation, variant "baseline": FCOS + FPN + parallel head, demo data.
-# Identical to the lead's baseline; kept here so the ablation's four variants sit together.
-_base_ = '../baselines/fcos_mbv2_fpn_demo.py'
