@@ -1,4 +1,6 @@
-# RetinaNet + FPN on the ImageNet MobileNetV2 seed, demo data, CPU-sized head.
+# RetinaNet + FPN on the ImageNet MobileNetV2 seed, demo data, CPU-sized head; also the
+# "baseline" variant of the SA-FPN / Seq-Head ablation (configs/safpn_seqhead/).
+#   python tools/train.py configs/baselines/retinanet_mbv2_fpn_demo.py
 _base_ = [
     '../_base_/models/retinanet_mbv2_fpn.py', '../_base_/datasets/demo_coco.py',
     '../_base_/schedules/demo_schedule.py', '../_base_/default_runtime.py'

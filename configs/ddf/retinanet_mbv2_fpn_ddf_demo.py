@@ -1,16 +1,11 @@
 # RetinaNet + FPN (MobileNetV2 seed) with the dilated-deformable small-object fusion block on
 # P3 (fused with P4), demo data. Identical to the baseline otherwise.
+#   python tools/train.py configs/ddf/retinanet_mbv2_fpn_ddf_demo.py
 _base_ = '../baselines/retinanet_mbv2_fpn_demo.py'
-custom_imports = dict(imports=['detnas'], allow_failed_imports=False)
 
+# the baseline's FPN, then the fusion block on its outputs
 model = dict(neck=[
-    dict(
-        type='FPN',
-        in_channels=[32, 96, 320],
-        out_channels=64,
-        start_level=0,
-        add_extra_convs='on_input',
-        num_outs=5),
+    _base_.model.neck,
     dict(
         type='DDFFusion',
         in_channels=64,

@@ -1,26 +1,9 @@
-# FCOS with the ImageNet MobileNetV2 seed.
+# FCOS with the ImageNet MobileNetV2 seed + FPN (mbv2_fpn.py; FCOS's extra levels come from
+# P5 after a ReLU), COCO-sized head.
+_base_ = './mbv2_fpn.py'
 model = dict(
     type='FCOS',
-    data_preprocessor=dict(
-        type='DetDataPreprocessor',
-        mean=[123.675, 116.28, 103.53],
-        std=[58.395, 57.12, 57.375],
-        bgr_to_rgb=True,
-        pad_size_divisor=32),
-    backbone=dict(
-        type='MobileNetV2',
-        out_indices=(2, 4, 6),
-        act_cfg=dict(type='ReLU6'),
-        norm_cfg=dict(type='BN', requires_grad=True),
-        init_cfg=dict(type='Pretrained', checkpoint='detnas://mobilenet_v2_imagenet')),
-    neck=dict(
-        type='FPN',
-        in_channels=[32, 96, 320],
-        out_channels=256,
-        start_level=0,
-        add_extra_convs='on_output',
-        num_outs=5,
-        relu_before_extra_convs=True),
+    neck=dict(add_extra_convs='on_output', relu_before_extra_convs=True),
     bbox_head=dict(
         type='FCOSHead',
         num_classes=80,
