@@ -1,4 +1,5 @@
 # YOLOv7-D6 on COCO at 1280x1280 (official cfg/training/yolov7-d6.yaml).
+#   bash tools/dist_train.sh configs/yolov7/yolov7_d6_coco.py 8
 _base_ = './yolov7_w6_coco.py'
 
 model = dict(

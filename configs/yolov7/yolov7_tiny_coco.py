@@ -1,15 +1,13 @@
-# YOLOv7-tiny on COCO at 640x640 (official cfg/deploy/yolov7-tiny.yaml, LeakyReLU 0.1;
-# hyp.scratch.tiny: box 0.05, cls 0.5, obj 1.0; YOLOv5 anchors; no implicit layers in the
-# tiny deploy model, the training model has them and they fold away at deploy).
-_base_ = './yolov7_l_coco.py'
-
-num_classes = 80
-model = dict(
-    backbone=dict(arch='tiny'),
-    neck=dict(arch='tiny'),
-    bbox_head=dict(
-        in_channels=[128, 256, 512],
-        base_anchors=[[(10, 13), (16, 30), (33, 23)], [(30, 61), (62, 45), (59, 119)],
-                      [(116, 90), (156, 198), (373, 326)]],
-        loss_cls_weight=0.5 * num_classes / 80,
-        loss_obj_weight=1.0))
+# YOLOv7-tiny on COCO at 640x640 (_base_/models/yolov7_tiny.py: official
+# cfg/deploy/yolov7-tiny.yaml, hyp.scratch.tiny loss weights), with the data, schedule and
+# EMA of yolov7_l_coco.py.
+#   bash tools/dist_train.sh configs/yolov7/yolov7_tiny_coco.py 8
+_base_ = [
+    '../_base_/models/yolov7_tiny.py', '../_base_/datasets/coco_yolov7.py',
+    '../_base_/schedules/yolov7_300e.py', '../_base_/default_runtime.py'
+]
+custom_hooks = [
+    dict(type='EMAHook', ema_type='ExpMomentumEMA', momentum=0.0001, update_buffers=True,
+         priority=49)
+]
+default_hooks = dict(checkpoint=dict(interval=10, max_keep_ckpts=3))

@@ -1,11 +1,12 @@
 # YOLOv7-W6 on COCO at 1280x1280 (official cfg/training/yolov7-w6.yaml: P3-P6, ReOrg stem,
-# auxiliary head with lead-guided assignment; the auxiliary branch is dropped at deploy).
+# auxiliary head with lead-guided assignment; the auxiliary branch is dropped at deploy):
+# yolov7_l_coco.py with a fourth level, the P6 anchors, the hyps rescaled to 4 levels and
+# 1280 px, and the pipelines at 1280. The base of the other P6 models (E6, D6, E6E).
+#   bash tools/dist_train.sh configs/yolov7/yolov7_w6_coco.py 8
 _base_ = './yolov7_l_coco.py'
 
-num_classes = 80
 img_scale = (1280, 1280)
 num_levels = 4
-box_hyp, cls_hyp, obj_hyp = 0.05, 0.3, 0.7
 model = dict(
     data_preprocessor=dict(pad_size_divisor=64),
     backbone=dict(arch='w6'),
@@ -17,31 +18,24 @@ model = dict(
                       [(140, 301), (303, 264), (238, 542)],
                       [(436, 615), (739, 380), (925, 792)]],
         strides=[8, 16, 32, 64],
-        loss_bbox_weight=box_hyp * 3 / num_levels,
-        loss_cls_weight=cls_hyp * num_classes / 80 * 3 / num_levels,
-        loss_obj_weight=obj_hyp * (img_scale[0] / 640)**2 * 3 / num_levels,
+        loss_bbox_weight=_base_.box_hyp * 3 / num_levels,
+        loss_cls_weight=_base_.cls_hyp * _base_.num_classes / 80 * 3 / num_levels,
+        loss_obj_weight=_base_.obj_hyp * (img_scale[0] / 640)**2 * 3 / num_levels,
         obj_level_weights=[4.0, 1.0, 0.25, 0.06],
         aux_loss_weight=0.25,
         assigner=dict(type='YOLOv7Assigner', neighbour_offset=0.5, candidate_topk=20),
         aux_assigner=dict(type='YOLOv7Assigner', neighbour_offset=1.0, candidate_topk=20)))
 
+# the P5 pipelines with every size set to img_scale
 train_pipeline = [
-    dict(type='Mosaic', img_scale=img_scale, pad_val=114.0),
-    dict(type='RandomAffine', scaling_ratio_range=(0.1, 1.9), max_rotate_degree=0.0,
-         max_shear_degree=0.0, max_translate_ratio=0.2,
-         border=(-img_scale[0] // 2, -img_scale[1] // 2)),
-    dict(type='YOLOXHSVRandomAug'),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='FilterAnnotations', min_gt_bbox_wh=(1, 1), keep_empty=False),
-    dict(type='PackDetInputs')
+    dict(t, img_scale=img_scale) if t.type == 'Mosaic' else
+    dict(t, border=(-img_scale[0] // 2, -img_scale[1] // 2)) if t.type == 'RandomAffine' else t
+    for t in _base_.train_pipeline
 ]
 test_pipeline = [
-    dict(type='LoadImageFromFile', backend_args=None),
-    dict(type='Resize', scale=img_scale, keep_ratio=True),
-    dict(type='Pad', size=img_scale, pad_val=dict(img=(114.0, 114.0, 114.0))),
-    dict(type='LoadAnnotations', with_bbox=True),
-    dict(type='PackDetInputs',
-         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor'))
+    dict(t, scale=img_scale) if t.type == 'Resize' else
+    dict(t, size=img_scale) if t.type == 'Pad' else t
+    for t in _base_.test_pipeline
 ]
 train_dataloader = dict(batch_size=8, dataset=dict(pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(pipeline=test_pipeline))

@@ -1,4 +1,6 @@
-# COCO 2017 in mmdet's standard layout: data/coco/{annotations,train2017,val2017}.
+# COCO 2017 in mmdet's standard layout: data/coco/{annotations,train2017,val2017}. The demo
+# data set (demo_coco.py) and YOLOv7's COCO data (coco_yolov7.py) reuse these pipelines and
+# loaders.
 dataset_type = 'ValidatedCocoDataset'
 data_root = 'data/coco/'
 backend_args = None
