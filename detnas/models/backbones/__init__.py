@@ -2,6 +2,4 @@
 from .s2d_chain import S2DChain  # noqa: F401
 from .yolov7_backbone import YOLOv7Backbone  # noqa: F401,E402
 from .adapted_mobilenet_v2 import AdaptedMobileNetV2  # noqa: F401
-from .elastic_mobilenet_v2 import ElasticMobileNetV2  # noqa: F401
 from .adapted_resnet import AdaptedResNet  # noqa: F401
-from .elastic_resnet import ElasticResNet  # noqa: F401

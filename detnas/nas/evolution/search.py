@@ -127,22 +127,6 @@ class SearchResult:
     records: List[ScoredCandidate]
     history: List[Dict[str, Any]] = field(default_factory=list)
 
-    def best(self, key: str) -> ScoredCandidate:
-        """The front member with the best value of one metric.
-
-        Args:
-            key: metric to minimise, or ``'-key'`` to maximise (``'-bbox_mAP'``).
-        """
-        if not self.front:
-            raise DetnasInputError('search result: the Pareto front is empty.')
-        name = key.lstrip('-')
-        missing = [list(r.candidate) for r in self.front if name not in r.metrics]
-        if missing:
-            raise DetnasInputError(f'search result: no metric {name!r} for {missing[0]}; '
-                                   f'available: {sorted(self.front[0].metrics)}.')
-        sign = -1.0 if key.startswith('-') else 1.0
-        return min(self.front, key=lambda r: sign * r.metrics[name])
-
 
 class EvolutionSearch:
     """Multi-objective evolutionary search (NSGA-II) with constraints, cache and resume.
@@ -159,6 +143,10 @@ class EvolutionSearch:
         initial: candidates placed in the initial population before random ones (e.g. the
             seed architecture's encoding).
         is_writer: whether this process writes the state (default: rank 0 only).
+        on_generation: called as ``on_generation(search, generation)`` after every
+            generation (the initial population is generation 0) once its state is saved,
+            on every rank: the place for progress logs.
+        logger: the MMLogger name of the search's own messages (resume, restarts).
     """
 
     def __init__(self, genome: Genome, evaluate: Callable[[List[Candidate]], List[Metrics]],
@@ -166,7 +154,9 @@ class EvolutionSearch:
                  constraints: Sequence[Constraint] = (),
                  cost_fn: Optional[Callable[[Candidate], Metrics]] = None,
                  config: Optional[EvolutionConfig] = None,
-                 initial: Sequence[Sequence[int]] = (), is_writer: Optional[bool] = None):
+                 initial: Sequence[Sequence[int]] = (), is_writer: Optional[bool] = None,
+                 on_generation: Optional[Callable[['EvolutionSearch', int], None]] = None,
+                 logger: str = 'current'):
         self.genome = genome
         self.evaluate = evaluate
         self.objectives = list(objectives)
@@ -184,6 +174,8 @@ class EvolutionSearch:
                               else 1.0 / len(genome))
         self.initial = [genome.canonical(genome.validate(c)) for c in initial]
         self.is_writer = rank_and_world_size()[0] == 0 if is_writer is None else is_writer
+        self.on_generation = on_generation
+        self.logger = logger
         self.rng = random.Random(self.config.seed)
         self.generation = -1
         self.population: List[Candidate] = []
@@ -367,13 +359,12 @@ class EvolutionSearch:
             feasible=len(feasible), best=best))
         if self.is_writer:
             self.state().save(self.work_dir)
-        self._log(f'search: generation {generation}/{self.config.generations}: '
-                  f'{len(self.records)} scored, {len(feasible)} feasible in population, '
-                  f'best {best}')
+        if self.on_generation is not None:
+            self.on_generation(self, generation)
 
     def _log(self, message: str) -> None:
         if self.is_writer:
-            print_log(message, logger='current')
+            print_log(message, logger=self.logger)
 
     # -- state ----------------------------------------------------------------------------
 

@@ -27,7 +27,7 @@ def load_real_photos(names: Sequence[str] = PHOTO_NAMES) -> Dict[str, np.ndarray
 def imagenet_logits(backbone: nn.Module, classifier: Dict[str, Tensor],
                     images: Sequence[np.ndarray]) -> Tensor:
     """(N, 1000) logits of ``backbone`` (last output pooled) plus the ``fc`` classifier."""
-    from detnas.datasets.imagenet import ImageNetClassifier, imagenet_preprocess
+    from detnas.checkpoints.imagenet import ImageNetClassifier, imagenet_preprocess
     model = ImageNetClassifier(backbone, classifier).eval()
     return model(torch.cat([imagenet_preprocess(im) for im in images]))
 

@@ -120,10 +120,10 @@ def resolve_seed_state(seed, family: Optional[str]):
         seed: a path or detnas:// alias, a ConvertedCheckpoint, a module or a state dict.
         family: the seed family (``mobilenet_v2``, ``resnet``) or None to detect it.
     """
-    from detnas.datasets.converters import (ConvertedCheckpoint, convert_checkpoint,
+    from detnas.checkpoints.converters import (ConvertedCheckpoint, convert_checkpoint,
                                             unwrap_state_dict)
     if isinstance(seed, str):
-        from detnas.datasets.seeds import load_seed
+        from detnas.checkpoints.sources import load_seed
         conv = load_seed(seed, family=family)
         return conv.backbone, conv.classifier, seed
     if isinstance(seed, ConvertedCheckpoint):

@@ -35,10 +35,9 @@ def stage_channel_maps(target: nn.Module, channel_maps: Dict[str, dict]
         target: the target backbone.
         channel_maps: ``MappingReport.channel_maps`` of a within-family mapping.
     """
-    from detnas.nas.supernet_init import stage_output_spaces
     spec = spec_from_module(target)
     out = {}
-    for stage, space in stage_output_spaces(spec).items():
+    for stage, space in spec.stage_output_spaces().items():
         writers = [c for c in spec.convs if c.out_space == space and c.key in channel_maps
                    and not channel_maps[c.key].get('added_block')]
         if not writers:

@@ -298,32 +298,23 @@ def calibration_images(image_dir: str, num: int = 64, size: Tuple[int, int] = (3
     return torch.stack(batch)
 
 
-RESNET_DEPTHS = {('resnet_basic', (2, 2, 2, 2)): 18, ('resnet_basic', (3, 4, 6, 3)): 34,
-                 ('resnet_bottleneck', (3, 4, 6, 3)): 50,
-                 ('resnet_bottleneck', (3, 4, 23, 3)): 101,
-                 ('resnet_bottleneck', (3, 8, 36, 3)): 152}
-
-
 def seed_backbone(seed) -> nn.Module:
-    """The seed as a backbone module (eval mode), the reference the refit reproduces: a
-    standard MobileNetV2 (``AdaptedMobileNetV2`` defaults) or an mmdet ResNet-18/34/50/101/152.
+    """The seed as a backbone module (eval mode), the reference the refit reproduces: the
+    standard seed of its family (``SpecFamily.seed_config``: e.g. the ImageNet
+    MobileNetV2, an mmdet ResNet-18/34/50/101/152).
 
     Args:
         seed: anything :func:`~.api.map_weights` accepts as a seed.
     """
     from .api import resolve_seed_state
-    from .spec import build_backbone, infer_spec
+    from .spec import build_backbone, infer_spec, spec_family
     sd, _, source = resolve_seed_state(seed, None)
     spec = infer_spec(sd)
-    if spec.family == 'mobilenet_v2':
-        cfg = dict(type='AdaptedMobileNetV2', out_indices=(7, ))
-    else:
-        depth = RESNET_DEPTHS.get((spec.family, tuple(len(s) for s in spec.stages())))
-        if depth is None:
-            raise MappingError(f'seed {source}: a {spec.family} with stage depths '
-                               f'{[len(s) for s in spec.stages()]} is not a standard ResNet; '
-                               'build the seed module yourself and call refit_mapping')
-        cfg = dict(type='ResNet', depth=depth, out_indices=(3, ))
+    cfg = spec_family(spec).seed_config(spec)
+    if cfg is None:
+        raise MappingError(f'seed {source}: a {spec.family} with stage depths '
+                           f'{[len(s) for s in spec.stages()]} is not a standard seed of its '
+                           'family; build the seed module yourself and call refit_mapping')
     module = build_backbone(cfg)
     try:
         module.load_state_dict(sd)

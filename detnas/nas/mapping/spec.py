@@ -8,13 +8,13 @@ a depthwise conv reads and writes one space, and every block of a residual chain
 space its input lives in.
 
 Specs are inferred from state dicts (seed checkpoints in mmdet names) or built from modules
-and configs (targets), for the MobileNetV2 family (mmdet ``MobileNetV2`` and
-:class:`~detnas.models.backbones.AdaptedMobileNetV2`) and the ResNet family (Basic and
-Bottleneck blocks, ResNeXt groups; torchvision/mmdet names).
+and configs (targets) by the builder of the state dict's family: each family's package
+(:mod:`detnas.nas.families`) registers a :class:`SpecFamily` with
+:func:`register_spec_family`; the mapper itself knows no family.
 """
 import re
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
 from torch import Tensor, nn
@@ -151,6 +151,17 @@ class ArchSpec:
             out.setdefault(b.stage, []).append(b)
         return [out[s] for s in sorted(out)]
 
+    def stage_output_spaces(self) -> Dict[int, str]:
+        """Stage (1-based) -> the channel space its last block writes (the stage's
+        output)."""
+        out = {}
+        for block in self.blocks:  # forward order: the last block of a stage wins
+            closing = next(c for c in self.convs if c.block == block.name and
+                           c.norm == block.out_norm) if block.out_norm else None
+            if closing is not None:
+                out[block.stage] = closing.out_space
+        return out
+
     def producers(self, space: str) -> List[ConvNode]:
         """Convs writing ``space`` (residual chains have several)."""
         return [c for c in self.convs if c.out_space == space]
@@ -180,7 +191,9 @@ class ArchSpec:
         return '\n'.join(lines)
 
 
-def _norm_of(sd: Dict[str, Tensor], candidates: List[str]) -> Optional[str]:
+def norm_of(sd: Dict[str, Tensor], candidates: List[str]) -> Optional[str]:
+    """The first of ``candidates`` that is a norm layer in ``sd`` (running stats or a 1-d
+    weight), or None."""
     for name in candidates:
         weight = sd.get(name + '.weight')
         if name + '.running_mean' in sd or weight is not None and weight.dim() == 1:
@@ -188,11 +201,12 @@ def _norm_of(sd: Dict[str, Tensor], candidates: List[str]) -> Optional[str]:
     return None
 
 
-def _kernel(w: Tensor) -> Tuple[int, int]:
+def kernel_of(w: Tensor) -> Tuple[int, int]:
+    """(kh, kw) of a conv weight."""
     return int(w.shape[2]), int(w.shape[3])
 
 
-def _blocks_in(sd: Dict[str, Tensor], pattern: str) -> Dict[int, List[int]]:
+def blocks_in(sd: Dict[str, Tensor], pattern: str) -> Dict[int, List[int]]:
     """stage -> sorted block indices, from keys matching ``pattern`` (groups: stage, block)."""
     found: Dict[int, set] = {}
     for key in sd:
@@ -202,8 +216,9 @@ def _blocks_in(sd: Dict[str, Tensor], pattern: str) -> Dict[int, List[int]]:
     return {s: sorted(v) for s, v in sorted(found.items())}
 
 
-def _head(classifier: Optional[Dict[str, Tensor]], space: str, width: int
-          ) -> Optional[LinearNode]:
+def classifier_head(classifier: Optional[Dict[str, Tensor]], space: str, width: int
+                    ) -> Optional[LinearNode]:
+    """The ``fc`` classifier on the last channel space when its input width fits."""
     if classifier and 'fc.weight' in classifier:
         w = classifier['fc.weight']
         if w.shape[1] == width:
@@ -211,147 +226,51 @@ def _head(classifier: Optional[Dict[str, Tensor]], space: str, width: int
     return None
 
 
-def mobilenet_v2_spec(sd: Dict[str, Tensor], meta: Optional[Dict[str, dict]] = None,
-                      classifier: Optional[Dict[str, Tensor]] = None) -> ArchSpec:
-    """Spec of a MobileNetV2-like state dict in mmdet names.
+@dataclass(frozen=True)
+class SpecFamily:
+    """How the mapper reads one backbone family's state dicts (registered by the family's
+    package under :mod:`detnas.nas.families`).
 
     Args:
-        sd: backbone state dict (``conv1.conv.weight``, ``layerS.J.depthwise_conv...``).
-        meta: optional per-conv facts from the module (``groups``, ``dilation``) and per-block
-            ``residual`` flags; without it a block is residual when its input and output
-            widths are equal.
-        classifier: optional ``fc.weight``/``fc.bias`` on the last conv.
+        name: the family's name (``'mobilenet_v2'``); ``infer_spec(family=name)``.
+        matches: whether a state dict in mmdet names is of this family (from its keys).
+        build: ``(state dict, module meta or None, classifier or None) -> ArchSpec``.
+        seed_config: the backbone config that builds a seed of a spec (the reference
+            module the refit reproduces), or None when the spec is not a standard seed.
     """
-    meta = meta or {}
-    if 'conv1.conv.weight' not in sd:
-        raise MappingError('not a MobileNetV2 state dict in mmdet names: no '
-                           "'conv1.conv.weight' (convert it with "
-                           'detnas.datasets.converters.convert_checkpoint first)')
-    blocks_by_stage = _blocks_in(sd, r'layer(\d+)\.(\d+)\.depthwise_conv\.conv\.weight')
-    if not blocks_by_stage:
-        raise MappingError("not a MobileNetV2 state dict: no 'layerS.J.depthwise_conv' "
-                           'layers found (is it a ResNet checkpoint? map it with '
-                           "mode='cross_family')")
-    convs: List[ConvNode] = []
-    blocks: List[BlockNode] = []
-    spaces: Dict[str, int] = {INPUT_SPACE: 3}
-
-    def add(key, in_space, out_space, block=None, role=None, identity_init=False,
-            depthwise=False):
-        w = sd[key + '.weight']
-        out_c = int(w.shape[0])
-        groups = meta.get(key, {}).get('groups', out_c if depthwise else 1)
-        in_c = int(w.shape[1]) * groups
-        spaces.setdefault(out_space, out_c)
-        convs.append(ConvNode(
-            key, _norm_of(sd, [key[:-len('conv')] + 'bn']), in_space, out_space, in_c,
-            out_c, _kernel(w), groups, meta.get(key, {}).get('dilation', 1), block,
-            key[len(block) + 1:] if block else key, identity_init, key + '.bias' in sd))
-
-    add('conv1.conv', INPUT_SPACE, 'stem')
-    space = 'stem'
-    for stage, indices in blocks_by_stage.items():
-        if indices != list(range(len(indices))):
-            raise MappingError(f'stage layer{stage}: block indices {indices} are not '
-                               'consecutive from 0')
-        for j in indices:
-            name = f'layer{stage}.{j}'
-            in_c = spaces[space]
-            out_c = int(sd[f'{name}.linear_conv.conv.weight'].shape[0])
-            residual = meta.get(name, {}).get('residual', in_c == out_c)
-            out_space = space if residual else f'layer{stage}'
-            if f'{name}.expand_conv.conv.weight' in sd:
-                mid = f'{name}.mid'
-                add(f'{name}.expand_conv.conv', space, mid, name, 'expand_conv', True)
-            else:
-                mid = space
-            add(f'{name}.depthwise_conv.conv', mid, mid, name, 'depthwise_conv',
-                depthwise=True)
-            add(f'{name}.linear_conv.conv', mid, out_space, name, 'linear_conv')
-            blocks.append(BlockNode(name, stage, j, residual, f'{name}.linear_conv.bn',
-                                    linear_out=True))
-            space = out_space
-    if 'conv2.conv.weight' in sd:
-        add('conv2.conv', space, 'last')
-        space = 'last'
-    return ArchSpec('mobilenet_v2', convs, blocks, spaces,
-                    _head(classifier, space, spaces[space]))
+    name: str
+    matches: Callable[[Dict[str, Tensor]], bool]
+    build: Callable[..., 'ArchSpec']
+    seed_config: Callable[['ArchSpec'], Optional[dict]]
 
 
-def resnet_spec(sd: Dict[str, Tensor], meta: Optional[Dict[str, dict]] = None,
-                classifier: Optional[Dict[str, Tensor]] = None) -> ArchSpec:
-    """Spec of a ResNet-like state dict (torchvision/mmdet names; Basic or Bottleneck
-    blocks, optional ResNeXt groups in ``conv2``).
-
-    Args:
-        sd: backbone state dict (``conv1.weight``, ``bn1``, ``layerS.J.convK``,
-            ``layerS.J.downsample.{0,1}``).
-        meta: optional per-conv ``groups``/``dilation`` from the module.
-        classifier: optional ``fc.weight``/``fc.bias`` on the last stage.
-    """
-    meta = meta or {}
-    if 'conv1.weight' not in sd:
-        raise MappingError("not a ResNet state dict: no 'conv1.weight' (a deep stem or "
-                           'another family; map it with mode=\'cross_family\')')
-    blocks_by_stage = _blocks_in(sd, r'layer(\d+)\.(\d+)\.conv1\.weight')
-    if not blocks_by_stage:
-        raise MappingError("not a ResNet state dict: no 'layerS.J.conv1' layers found (is "
-                           "it a MobileNetV2 checkpoint? map it with mode='cross_family')")
-    convs: List[ConvNode] = []
-    blocks: List[BlockNode] = []
-    spaces: Dict[str, int] = {INPUT_SPACE: 3}
-
-    def add(key, norm, in_space, out_space, block=None, role=None, identity_init=False):
-        w = sd[key + '.weight']
-        out_c = int(w.shape[0])
-        groups = meta.get(key, {}).get('groups')
-        if groups is None:
-            groups = max(1, spaces[in_space] // int(w.shape[1]))
-        spaces.setdefault(out_space, out_c)
-        convs.append(ConvNode(key, _norm_of(sd, [norm]), in_space, out_space,
-                              int(w.shape[1]) * groups, out_c, _kernel(w), groups,
-                              meta.get(key, {}).get('dilation', 1), block,
-                              key[len(block) + 1:] if block else key,
-                              identity_init, key + '.bias' in sd))
-
-    add('conv1', 'bn1', INPUT_SPACE, 'stem')
-    space = 'stem'
-    for stage, indices in blocks_by_stage.items():
-        for j in indices:
-            name = f'layer{stage}.{j}'
-            bottleneck = f'{name}.conv3.weight' in sd
-            projected = f'{name}.downsample.0.weight' in sd
-            out_space = f'layer{stage}' if projected else space
-            add(f'{name}.conv1', f'{name}.bn1', space, f'{name}.mid1', name, 'conv1')
-            if bottleneck:
-                add(f'{name}.conv2', f'{name}.bn2', f'{name}.mid1', f'{name}.mid2', name,
-                    'conv2')
-                add(f'{name}.conv3', f'{name}.bn3', f'{name}.mid2', out_space, name, 'conv3')
-            else:
-                add(f'{name}.conv2', f'{name}.bn2', f'{name}.mid1', out_space, name, 'conv2')
-            if projected:
-                add(f'{name}.downsample.0', f'{name}.downsample.1', space, out_space, name,
-                    'downsample.0', identity_init=True)
-            blocks.append(BlockNode(name, stage, j, not projected,
-                                    f'{name}.bn{3 if bottleneck else 2}'))
-            space = out_space
-    kind = 'bottleneck' if any(c.role == 'conv3' for c in convs) else 'basic'
-    return ArchSpec(f'resnet_{kind}', convs, blocks, spaces,
-                    _head(classifier, space, spaces[space]))
+SPEC_FAMILIES: Dict[str, SpecFamily] = {}
 
 
-SPEC_BUILDERS = {'mobilenet_v2': mobilenet_v2_spec, 'resnet': resnet_spec}
+def register_spec_family(family: SpecFamily) -> SpecFamily:
+    """Adds a family to :data:`SPEC_FAMILIES` (by name)."""
+    SPEC_FAMILIES[family.name] = family
+    return family
+
+
+def spec_family(spec: 'ArchSpec') -> SpecFamily:
+    """The registered family a spec belongs to (``'resnet_basic'`` -> ``'resnet'``)."""
+    for family in SPEC_FAMILIES.values():
+        if spec.family == family.name or spec.family.startswith(family.name + '_'):
+            return family
+    raise MappingError(f'no registered family reads {spec.family!r} specs; known: '
+                       f'{sorted(SPEC_FAMILIES)}')
 
 
 def detect_family(sd: Dict[str, Tensor]) -> str:
-    """``'mobilenet_v2'`` or ``'resnet'`` from mmdet/torchvision backbone key names."""
-    if any(re.match(r'layer\d+\.\d+\.depthwise_conv\.conv\.weight$', k) for k in sd):
-        return 'mobilenet_v2'
-    if any(re.match(r'layer\d+\.\d+\.conv1\.weight$', k) for k in sd):
-        return 'resnet'
+    """The registered family whose key names the state dict has."""
+    for family in SPEC_FAMILIES.values():
+        if family.matches(sd):
+            return family.name
     raise MappingError('cannot tell the backbone family from the state dict (first keys: '
-                       f'{list(sd)[:4]}); expected mmdet MobileNetV2 or ResNet names — '
-                       "convert the checkpoint first, or map it with mode='cross_family'")
+                       f'{list(sd)[:4]}); expected the mmdet names of one of '
+                       f'{sorted(SPEC_FAMILIES)} — convert the checkpoint first, or map it '
+                       "with mode='cross_family'")
 
 
 def infer_spec(sd: Dict[str, Tensor], family: Optional[str] = None,
@@ -366,9 +285,9 @@ def infer_spec(sd: Dict[str, Tensor], family: Optional[str] = None,
         classifier: optional ``fc.weight``/``fc.bias``.
     """
     family = family or detect_family(sd)
-    if family not in SPEC_BUILDERS:
-        raise MappingError(f'unknown family {family!r}; known: {sorted(SPEC_BUILDERS)}')
-    return SPEC_BUILDERS[family](sd, meta, classifier)
+    if family not in SPEC_FAMILIES:
+        raise MappingError(f'unknown family {family!r}; known: {sorted(SPEC_FAMILIES)}')
+    return SPEC_FAMILIES[family].build(sd, meta, classifier)
 
 
 def module_meta(module: nn.Module) -> Dict[str, dict]:

@@ -52,6 +52,28 @@ def block_sources(seed: ArchSpec, target: ArchSpec, deepen: str
     return out
 
 
+def space_sources(seed: ArchSpec, target: ArchSpec,
+                  blocks: Optional[Dict[str, Tuple[str, Optional[str]]]] = None
+                  ) -> Dict[str, str]:
+    """Target channel space -> the seed space its channels come from: the space of the
+    seed conv with the same role in the source block (:func:`block_sources`), outputs
+    first, then inputs.
+
+    Args:
+        seed: the seed's spec.
+        target: the target's spec.
+        blocks: :func:`block_sources` of the pair (computed with ``'identity'`` when None).
+    """
+    blocks = blocks if blocks is not None else block_sources(seed, target, 'identity')
+    out = {INPUT_SPACE: INPUT_SPACE}
+    for attr in ('out_space', 'in_space'):
+        for tc in target.convs:
+            sc = seed.find(blocks[tc.block][0] if tc.block else None, tc.role)
+            if sc is not None:
+                out.setdefault(getattr(tc, attr), getattr(sc, attr))
+    return out
+
+
 def stage_ends(seed: ArchSpec, target: ArchSpec) -> Dict[str, dict]:
     """The target blocks that end a stage the seed had deeper, when their output is affine in
     their closing conv (``BlockNode.linear_out``): block name -> ``{'block': that name,
@@ -108,12 +130,7 @@ def map_within_family(seed_sd: Dict[str, Tensor], seed_spec: ArchSpec,
     for tc in target_spec.convs:
         src_block = blocks[tc.block][0] if tc.block else None
         sources[tc.key] = seed_spec.find(src_block, tc.role)
-    primary = {INPUT_SPACE: INPUT_SPACE}
-    for attr in ('out_space', 'in_space'):
-        for tc in target_spec.convs:
-            sc = sources[tc.key]
-            if sc is not None:
-                primary.setdefault(getattr(tc, attr), getattr(sc, attr))
+    primary = space_sources(seed_spec, target_spec, blocks)
     selector = SpaceSelector(seed_sd, seed_spec, target_spec, narrow, widen)
 
     out = {k: v.clone() for k, v in target_init.items()}

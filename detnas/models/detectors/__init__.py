@@ -1,1 +1,0 @@
-"""detectors registered into mmdet.registry.MODELS / TASK_UTILS on import."""
