@@ -63,6 +63,7 @@ setup(
         'torch==2.13.0', 'mmengine==0.10.7', 'mmcv==2.1.0', 'mmdet==3.3.0', 'numpy',
         'pycocotools', 'faster-coco-eval', 'scikit-image', 'scikit-learn', 'matplotlib'
     ],
+    entry_points={'console_scripts': ['detnas=detnas.tools:cli']},
     ext_modules=EXT_MODULES,
     cmdclass=CMDCLASS,
     zip_safe=False,

@@ -30,12 +30,7 @@ import os.path as osp
 import sys
 import time
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, osp.join(ROOT, 'bench'))
-sys.path.insert(0, ROOT)
-import demo_compare  # noqa: E402
-
-from detnas.utils.experiment import ensure_demo_data, search_and_export  # noqa: E402
+from detnas.experiments import compare, ensure_demo_data, search_and_export
 
 DEFAULT_CONFIG = 'configs/search/gfocalv2_mbv2_search_demo.py'
 SEED_CONFIG = 'configs/baselines/gfocalv2_mbv2_fpn_demo.py'
@@ -77,7 +72,7 @@ def main(argv=None):
     elif args.control:
         print('[adaptation] this search exported no seed_arch.py (made before the control '
               'existed): no seed_warm arm; rerun tools/search.py --resume to export it')
-    compared = demo_compare.main(
+    compared = compare.main(
         [*arms, '--seeds', *map(str, args.seeds), '--data-root', data_root,
          '--work-dir', args.work_dir, '--out', osp.join(args.work_dir, 'compare')])
     rows = {row['name']: row for row in compared['rows']}

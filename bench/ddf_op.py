@@ -30,9 +30,8 @@ import torch
 import torch.nn.functional as F
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
 
-from detnas.ops import (dilated_deform_fusion, dilated_deform_fusion_reference,  # noqa: E402
+from detnas.ops import (dilated_deform_fusion, dilated_deform_fusion_reference,
                         has_kernel, num_points)
 
 DILATIONS = (1, 2, 3)

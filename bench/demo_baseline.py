@@ -8,11 +8,9 @@ Runs bench/demo_compare.py on ``configs/baselines/retinanet_mbv2_fpn_demo.py`` (
 model and schedule, random init) and adds ``ap_imagenet`` / ``ap_scratch`` (mean COCO AP in
 [0, 1]) with their per-seed values to ``bench/results/demo_baseline.json``.
 """
-import os.path as osp
 import sys
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-import demo_compare  # noqa: E402
+from detnas.experiments import compare
 
 ARMS = dict(imagenet='configs/baselines/retinanet_mbv2_fpn_demo.py',
             scratch='configs/baselines/retinanet_mbv2_fpn_scratch_demo.py')
@@ -25,14 +23,14 @@ def main(argv=None):
     if '--tiny' in argv:
         defaults[1] = 'work_dirs/bench_demo_baseline_tiny/demo_baseline'
     args = [f'{arm}={cfg}' for arm, cfg in ARMS.items()] + defaults + argv
-    out = demo_compare.parse_args(args).out
-    result = demo_compare.main(args)
+    out = compare.parse_args(args).out
+    result = compare.main(args)
     result['command'] = ' '.join(['python', 'bench/demo_baseline.py', *argv])
     for row in result['rows']:
         result[f'ap_{row["name"]}'] = row['AP']
         result[f'ap_{row["name"]}_per_seed'] = row['AP_per_seed']
         result[f'ap_s_{row["name"]}'] = row['AP_s']
-    demo_compare.write(result, out)
+    compare.write(result, out)
     return result
 
 

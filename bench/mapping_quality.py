@@ -33,15 +33,11 @@ import json
 import os
 import os.path as osp
 import sys
-from typing import Optional
+
+from detnas.experiments import (compare, ensure_demo_data, goal_verdict, paired_ratio,
+                                recorded_runs, restore_runs)
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, osp.join(ROOT, 'bench'))
-import demo_compare  # noqa: E402
-
-from detnas.utils.experiment import (ensure_demo_data, paired_ratio_interval,  # noqa: E402
-                                     restore_runs)
-
 BASE_CONFIG = osp.join(ROOT, 'configs/baselines/retinanet_mbv2_fpn_demo.py')
 SEED = 'detnas://mobilenet_v2_imagenet'
 # The adapted backbone: widths, depths and kernels differ from the seed's in most stages.
@@ -172,7 +168,7 @@ def adapted_mappings(data_root: str, folder: str, arms=ARMS, tiny: bool = False)
 def photo_agreement(mapped: dict) -> dict:
     """Top-1/top-5 agreement with the seed of every :data:`PHOTO_TARGETS` entry, and of
     the bench's adapted target as mapped for the fine-tunes (``mapped``: arm -> result)."""
-    from detnas.datasets.seeds import load_seed
+    from detnas.checkpoints import load_seed
     from detnas.models.backbones.adapted_mobilenet_v2 import AdaptedMobileNetV2
     from detnas.nas.mapping import (MappingConfig, imagenet_logits, load_real_photos,
                                     map_weights, topk_agreement)
@@ -264,8 +260,10 @@ def main():
                        random=arm_config('random', None, files_dir))
         arms = {arm: configs[arm] for arm in ALL_ARMS if arm in args.arms}
         if args.restore_from:
-            restore_runs(args.restore_from, runs_to_restore(arms, seeds, settings, files_dir))
-        compared = demo_compare.main(
+            restore_runs(args.restore_from, recorded_runs(
+                arms, seeds, files_dir, guarded=ARMS, settings_key='mapping_settings',
+                settings=settings))
+        compared = compare.main(
             [f'{arm}={cfg}' for arm, cfg in arms.items()]
             + ['--seeds', *map(str, seeds), '--data-root', data_root,
                '--work-dir', args.work_dir, '--out', osp.join(args.work_dir, 'compare')]
@@ -284,7 +282,8 @@ def main():
             results[f'{arm}_over_seed'] = (results[f'ap_{arm}'] / results['ap_seed']
                                            if results['ap_seed'] and results[f'ap_{arm}']
                                            is not None else None)
-            results[f'{arm}_over_seed_paired'] = paired_ratio(compared['runs'], arm, 'seed')
+            results[f'{arm}_over_seed_paired'] = paired_ratio(compared['runs'], arm, 'seed',
+                                                              LEVEL)
         results['tiny'] = args.tiny
     os.makedirs(args.out, exist_ok=True)
     with open(osp.join(args.out, 'mapping_quality.json'), 'w') as f:
@@ -297,72 +296,6 @@ def main():
 def demo_work_dir(args) -> str:
     """Where demo_compare keeps this bench's runs (``<work-dir>_tiny`` with ``--tiny``)."""
     return args.work_dir.rstrip('/') + '_tiny' if args.tiny else args.work_dir
-
-
-def runs_to_restore(arms, seeds, settings: dict, work_dir: str):
-    """``restore_runs``' selector over an earlier mapping_quality.json: the runs of
-    ``arms`` and ``seeds``; a mapped arm's runs only when that file records the same
-    mapping ``settings`` (runs of another mapping recipe are trained again).
-
-    Args:
-        arms: arm names to restore.
-        seeds: training seeds to restore.
-        settings: this run's :func:`mapping_settings`.
-        work_dir: demo_compare's work dir (run folders ``<arm>_seed<S>`` under it).
-    """
-    def select(results):
-        same_mapping = results.get('mapping_settings') == settings
-        for arm in arms:
-            if arm in ARMS and not same_mapping:
-                print(f'{arm}: recorded with other mapping settings; not restored', flush=True)
-                continue
-            for run in results['runs'].get(arm, []):
-                record = dict(run)
-                seed = record.pop('seed')
-                if seed in seeds:
-                    yield osp.join(work_dir, f'{arm}_seed{seed}'), record
-    return select
-
-
-def paired_ratio(runs: dict, arm: str, reference: str):
-    """Mean AP of ``arm`` over mean AP of ``reference`` on the seeds both finished, as
-    ``{'seeds', 'ratio', 'interval'}`` (``interval``: the ``LEVEL`` paired bootstrap
-    interval over seeds, None below three seeds); None when they share no seed.
-
-    Args:
-        runs: demo_compare's ``runs`` (name -> list of run records with ``seed``).
-        arm: the arm to compare.
-        reference: the arm it is divided by.
-    """
-    ap = {name: {r['seed']: r['metrics']['AP'] for r in records}
-          for name, records in runs.items()}
-    seeds = sorted(set(ap[arm]) & set(ap[reference]))
-    total = sum(ap[reference][s] for s in seeds)
-    if not seeds or not total:
-        return None
-    interval = paired_ratio_interval([ap[arm][s] for s in seeds],
-                                     [ap[reference][s] for s in seeds], level=LEVEL)
-    return dict(seeds=seeds, ratio=sum(ap[arm][s] for s in seeds) / total,
-                interval=list(interval) if interval else None)
-
-
-def goal_verdict(paired: Optional[dict], goal: float = GOAL) -> str:
-    """Whether the paired ratio meets ``goal``: 'met' / 'not met' when its bootstrap interval
-    lies on one side of it, else 'not decided by these seeds' (point estimate given).
-
-    Args:
-        paired: :func:`paired_ratio`'s result.
-        goal: the fraction of the seed's AP to reach.
-    """
-    if not paired:
-        return 'no paired seeds'
-    side = 'above' if paired['ratio'] >= goal else 'below'
-    low, high = paired['interval'] or (None, None)
-    if low is not None and low >= goal:
-        return f'met (the whole {LEVEL * 100:.0f} % interval is at or above {goal:.2f})'
-    if high is not None and high < goal:
-        return f'not met (the whole {LEVEL * 100:.0f} % interval is below {goal:.2f})'
-    return f'not decided by these seeds (point estimate {side} {goal:.2f})'
 
 
 def _interval_text(paired: dict) -> str:
@@ -395,7 +328,8 @@ def to_markdown(r: dict) -> str:
                              + (f" (on the same seeds {paired['seeds']}: "
                                 f"{paired['ratio']:.2f}{_interval_text(paired)})"
                                 if paired else '') + '  ')
-                lines.append(f'goal {arm} / seed >= {GOAL:.2f}: {goal_verdict(paired)}  ')
+                lines.append(f'goal {arm} / seed >= {GOAL:.2f}: '
+                             f'{goal_verdict(paired, GOAL, LEVEL)}  ')
         t = r['mapping_totals']
         lines += ['', f"Mapping: {t['copied_fraction']:.3f} of the target's entries copied, "
                   f"{t['seed_used_fraction']:.3f} of the seed's used; rules {t['rules']}"]

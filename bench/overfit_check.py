@@ -23,14 +23,9 @@ import platform
 import sys
 import time
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, ROOT)
-sys.path.insert(0, osp.join(ROOT, 'bench'))
+from detnas.experiments import ensure_demo_data, experiment_config, train_and_test
+from detnas.experiments.compare import named_configs
 
-from demo_compare import named_configs  # noqa: E402
-
-from detnas.utils.experiment import (ensure_demo_data, experiment_config,  # noqa: E402
-                                     train_and_test)
 
 
 def parse_args(argv=None):

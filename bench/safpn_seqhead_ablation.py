@@ -35,9 +35,10 @@ import sys
 import time
 from typing import Dict, List, Optional
 
-from detnas.utils.experiment import (FINISHED_ONLY_NOTE, REPO, ensure_demo_data,
-                                     experiment_config, mean_std, measure_costs,
-                                     restore_runs, run_or_reuse)
+from detnas.experiments import (FINISHED_ONLY_NOTE, ensure_demo_data, experiment_config,
+                                mean_std, measure_costs, restore_runs, run_or_reuse)
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 CONFIG_DIR = osp.join(REPO, 'configs')
 DETECTORS = ('retinanet', 'fcos')

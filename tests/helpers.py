@@ -9,7 +9,7 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 def tiny_data_options(data_root: str):
     """--cfg-options pointing tests/configs/*_tiny.py at a generated data set."""
-    from detnas.utils.experiment import data_root_options
+    from detnas.experiments import data_root_options
     return data_root_options(data_root)
 
 

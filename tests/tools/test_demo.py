@@ -4,7 +4,7 @@ import os.path as osp
 
 from helpers import ROOT, run_tool
 
-from detnas.utils.experiment import build_detector
+from detnas.utils.config import build_detector
 
 CFG = 'tests/configs/retinanet_tiny.py'
 SEARCH_CFG = 'tests/configs/retinanet_mbv2_search_tiny.py'

@@ -13,12 +13,9 @@ Examples::
 import argparse
 import os
 import os.path as osp
-import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
-from detnas.models.necks.gfpn_graph import (GFPNGraph, GFPNGraphSpec,  # noqa: E402
-                                            build_gfpn_graph)
+from detnas.models.necks.gfpn_graph import GFPNGraph, GFPNGraphSpec, build_gfpn_graph
 
 EDGE_STYLE = {
     # kind: (colour, arc radius, label)

@@ -17,11 +17,8 @@ import argparse
 import json
 import os
 import os.path as osp
-import sys
 
 from mmengine.config import DictAction
-
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 
 def parse_args(argv=None):
@@ -39,52 +36,10 @@ def parse_args(argv=None):
     return args
 
 
-def attention_weights(model, batches):
-    """Scale-attention weights of every image, shape (N, L_out, L_in), channels averaged.
-
-    Args:
-        model: a detector whose neck is an :class:`~detnas.models.necks.SAFPN` with scale
-            attention.
-        batches: collated batches (``data_preprocessor`` input format).
-    """
-    import torch
-    captured = []
-    hook = model.neck.scale_attention.register_forward_hook(
-        lambda module, inputs, output: captured.append(output.mean(dim=3)))
-    try:
-        with torch.no_grad():
-            for batch in batches:
-                model.extract_feat(model.data_preprocessor(batch, False)['inputs'])
-    finally:
-        hook.remove()
-    return torch.cat(captured)
-
-
-def plot(matrix, out_png: str, title: str) -> None:
-    """Heatmap of the (L_out, L_in) mean-weight matrix."""
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-    n_out, n_in = matrix.shape
-    fig, ax = plt.subplots(figsize=(1.1 * n_in + 2, 1.0 * n_out + 1.5))
-    im = ax.imshow(matrix, vmin=0, vmax=1, cmap='viridis')
-    for i in range(n_out):
-        for j in range(n_in):
-            ax.text(j, i, f'{matrix[i, j]:.2f}', ha='center', va='center',
-                    color='white' if matrix[i, j] < 0.6 else 'black')
-    ax.set_xticks(range(n_in), [f'in L{j}' for j in range(n_in)])
-    ax.set_yticks(range(n_out), [f'out L{i}' for i in range(n_out)])
-    ax.set_xlabel('input level (0 = finest)')
-    ax.set_title(title, fontsize=9)
-    fig.colorbar(im, ax=ax, fraction=0.046)
-    fig.tight_layout()
-    fig.savefig(out_png, dpi=120)
-    plt.close(fig)
-
-
 def main(argv=None):
     args = parse_args(argv)
-    from detnas.nas.candidate_eval import load_batches
+    from detnas.analysis import attention_weights, plot_attention
+    from detnas.datasets import load_batches
     from detnas.utils.checkpoint import load_checked_state_dict
     from detnas.utils.config import build_detector, load_config
     from detnas.utils.errors import DetnasInputError
@@ -114,7 +69,7 @@ def main(argv=None):
                   uniform=1.0 / mean.shape[1])
     with open(out + '.json', 'w') as f:
         json.dump(result, f, indent=1)
-    plot(mean.numpy(), out + '.png', f'SA-FPN scale attention, mean over {len(weights)} '
+    plot_attention(mean.numpy(), out + '.png', f'SA-FPN scale attention, mean over {len(weights)} '
          f'{args.split} images\n{osp.basename(osp.dirname(osp.abspath(args.checkpoint)))}/'
          f'{osp.basename(args.checkpoint)}')
     print(f'mean scale-attention weights over {len(weights)} {args.split} images '

@@ -1,5 +1,5 @@
-"""tools/analysis/tower_signal.py: tower outputs are measured where the head computes them."""
-import importlib.util
+"""detnas.analysis.tower_signal (tools/analysis/tower_signal.py): tower outputs are measured
+where the head computes them."""
 import os.path as osp
 
 import pytest
@@ -7,16 +7,9 @@ import torch
 from helpers import ROOT, run_tool, tiny_data_options
 from mmengine.config import Config
 
-from detnas.nas.candidate_eval import load_batches
+from detnas.analysis import tower_signal
+from detnas.datasets import load_batches
 from detnas.utils.config import build_detector
-
-
-def _tool():
-    path = osp.join(ROOT, 'tools', 'analysis', 'tower_signal.py')
-    spec = importlib.util.spec_from_file_location('tower_signal', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.mark.parametrize('head, reg_follows_cls', [
@@ -36,11 +29,10 @@ def test_scaling_the_cls_tower_reaches_the_reg_tower_only_in_sequence(tiny_coco,
         for conv in [*model.bbox_head.cls_convs, *model.bbox_head.reg_convs]:
             conv.conv.bias.zero_()
     batches, _ = load_batches(cfg.test_dataloader.dataset, batch_size=4, num_images=4)
-    tool = _tool()
-    before = tool.tower_signal(model, batches)
+    before = tower_signal(model, batches)
     with torch.no_grad():
         model.bbox_head.cls_convs[0].conv.weight.mul_(2)
-    after = tool.tower_signal(model, batches)
+    after = tower_signal(model, batches)
     assert after['input'] == pytest.approx(before['input'], rel=1e-6)
     assert after['cls_tower'] == pytest.approx(2 * before['cls_tower'], rel=1e-5)
     expected = 2 * before['reg_tower'] if reg_follows_cls else before['reg_tower']

@@ -4,12 +4,11 @@ import itertools
 import json
 import math
 import os.path as osp
-import sys
 
 import pytest
-from helpers import ROOT, run_tool
+from helpers import run_tool
 
-from detnas.utils.experiment import paired_ratio_interval
+from detnas.experiments import goal_verdict, paired_ratio, paired_ratio_interval, recorded_runs
 from detnas.utils.io import atomic_write_json
 
 
@@ -119,15 +118,16 @@ def test_demo_compare_restores_runs_and_keeps_ap_only_records_honest(tiny_coco, 
     assert restored['reused_from'] == 'old.json (per-seed AP only)'
 
 
-def test_mapping_bench_restores_mapped_runs_only_of_the_same_mapping_recipe(tmp_path):
-    sys.path.insert(0, osp.join(ROOT, 'bench'))
-    import mapping_quality
-    settings = mapping_quality.mapping_settings('data/demo_coco', tiny=False)
+def test_guarded_arms_are_restored_only_from_the_same_recipe(tmp_path):
+    """The mapping bench's rule: seed runs always count, mapped runs only when the results
+    file was made with the same mapping settings."""
+    settings = dict(arch=[[1, 16, 1, 1, 3]], refit=dict(absorb_dropped=True))
     runs = {arm: [dict(seed=s, **_record(0.01 * (s + 1), None)) for s in (0, 1, 2)]
             for arm in ('mapped', 'seed', 'random')}
     older_recipe = dict(settings, refit=dict(absorb_dropped=False))
     arms = {'mapped': 'm.py', 'seed': 's.py'}  # random is not asked for
-    select = mapping_quality.runs_to_restore(arms, [0, 2], settings, str(tmp_path))
+    select = recorded_runs(arms, [0, 2], str(tmp_path), guarded=('mapped', ),
+                           settings_key='mapping_settings', settings=settings)
     picked = [(osp.basename(d), r['metrics']['AP'])
               for d, r in select(dict(mapping_settings=older_recipe, runs=runs))]
     assert picked == [('seed_seed0', 0.01), ('seed_seed2', 0.03)]
@@ -159,30 +159,26 @@ def test_paired_ratio_interval_matches_the_exact_bootstrap_distribution():
         paired_ratio_interval(num, den[:2])
 
 
-def test_mapping_bench_pairs_seeds_and_decides_the_goal_only_when_the_interval_does():
-    sys.path.insert(0, osp.join(ROOT, 'bench'))
-    import mapping_quality
-
+def test_paired_ratio_pairs_seeds_and_decides_the_goal_only_when_the_interval_does():
     def runs(mapped, seed):
         return dict(mapped=[dict(seed=s, **_record(ap, None)) for s, ap in mapped.items()],
                     seed=[dict(seed=s, **_record(ap, None)) for s, ap in seed.items()])
 
     seed_ap = {0: 0.09, 1: 0.11, 2: 0.08, 3: 0.06}
-    paired = mapping_quality.paired_ratio(  # seed 4 of mapped has no seed partner: left out
+    paired = paired_ratio(  # seed 4 of mapped has no seed partner: left out
         runs({0: 0.085, 1: 0.10, 2: 0.078, 3: 0.058, 4: 0.2}, seed_ap), 'mapped', 'seed')
     assert paired['seeds'] == [0, 1, 2, 3]
     assert paired['ratio'] == pytest.approx(0.321 / 0.34)
     assert 0.9 <= paired['interval'][0] <= paired['ratio'] <= paired['interval'][1]
-    assert mapping_quality.goal_verdict(paired).startswith('met')
-    low = mapping_quality.paired_ratio(runs({s: 0.5 * v for s, v in seed_ap.items()}, seed_ap),
-                                       'mapped', 'seed')
-    assert mapping_quality.goal_verdict(low).startswith('not met')
-    noisy = mapping_quality.paired_ratio(
+    assert goal_verdict(paired, 0.9).startswith('met')
+    low = paired_ratio(runs({s: 0.5 * v for s, v in seed_ap.items()}, seed_ap), 'mapped',
+                       'seed')
+    assert goal_verdict(low, 0.9).startswith('not met')
+    noisy = paired_ratio(
         runs({0: 0.071, 1: 0.060, 2: 0.093, 3: 0.070}, {0: 0.089, 1: 0.114, 2: 0.083, 3: 0.056}),
         'mapped', 'seed')
     assert noisy['interval'][0] < 0.9 < noisy['interval'][1]
-    assert mapping_quality.goal_verdict(noisy) == \
-        'not decided by these seeds (point estimate below 0.90)'
-    two = mapping_quality.paired_ratio(runs({0: 0.1, 1: 0.1}, seed_ap), 'mapped', 'seed')
+    assert goal_verdict(noisy, 0.9) == 'not decided by these seeds (point estimate below 0.90)'
+    two = paired_ratio(runs({0: 0.1, 1: 0.1}, seed_ap), 'mapped', 'seed')
     assert two['interval'] is None
-    assert mapping_quality.goal_verdict(two).startswith('not decided')
+    assert goal_verdict(two, 0.9).startswith('not decided')

@@ -1,0 +1,67 @@
+"""Adapt a seed detector's backbone by architecture search (supernet + NSGA-II) and export it.
+
+    python tools/search.py CONFIG [--work-dir DIR] [--seed N] [--resume]
+                                  [--cfg-options k=v ...] [--launcher pytorch]
+
+CONFIG is a detector config with a pretrained MobileNetV2 seed backbone plus a ``search``
+section (configs/search/README.md). Outputs go to ``<work-dir>/search/`` (default work dir:
+work_dirs/<config name>): pareto.json/csv/png, chosen.yaml, chosen.py + chosen.pth (fine-tune
+with ``python tools/train.py <work-dir>/search/chosen.py``), latency_check.json.
+Distributed: torchrun --nproc_per_node N tools/search.py CONFIG --launcher pytorch.
+"""
+import argparse
+import os
+
+from mmengine.config import DictAction
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('config', help='search config file')
+    parser.add_argument('--work-dir', help='output folder (default: work_dirs/<config>)')
+    parser.add_argument('--seed', type=int, default=0,
+                        help='seed of the held-out split, the supernet and the evolution')
+    parser.add_argument('--resume', action='store_true',
+                        help='continue supernet training and the evolution from their saved '
+                        'state in <work-dir>/search')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config keys, e.g. search.evolution.generations=2')
+    parser.add_argument('--allow-new-keys', action='store_true',
+                        help='let --cfg-options add keys the config does not have')
+    parser.add_argument('--launcher', choices=['none', 'pytorch'], default='none')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    import torch
+
+    import detnas  # noqa: F401  registers detnas modules
+    from mmengine.dist import get_dist_info, init_dist
+    from mmengine.logging import MMLogger
+    from mmengine.registry import init_default_scope
+    from detnas.nas.pipeline import LOGGER_NAME, run_search
+    from detnas.utils.config import default_work_dir, load_config, prepare_runtime
+
+    cfg = load_config(args.config, args.cfg_options, args.allow_new_keys)
+    work_dir = args.work_dir or cfg.get('work_dir') or default_work_dir(args.config)
+    cfg.launcher = args.launcher
+    prepare_runtime(cfg)  # on CPU: gloo process group made here
+    if args.launcher != 'none' and not torch.distributed.is_initialized():
+        init_dist(args.launcher, **cfg.env_cfg.get('dist_cfg', {}))
+    init_default_scope(cfg.get('default_scope', 'mmdet'))
+    os.makedirs(os.path.join(work_dir, 'search'), exist_ok=True)
+    if get_dist_info()[0] == 0:
+        MMLogger.get_instance(LOGGER_NAME, log_file=os.path.join(
+            work_dir, 'search', 'search.log'), log_level=cfg.get('log_level', 'INFO'))
+    else:
+        MMLogger.get_instance(LOGGER_NAME, log_level='WARNING')
+    run_search(cfg, work_dir, seed=args.seed, resume=args.resume, launcher=args.launcher)
+
+
+if __name__ == '__main__':
+    from detnas.utils.cli import run_tool
+    run_tool(main)

@@ -1,0 +1,63 @@
+"""Evaluate a trained detector (mmdet's tools/test.py conventions).
+
+    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--json-prefix PREFIX]
+                         [--cfg-options k=v ...] [--launcher pytorch]
+
+The checkpoint must fit the model key for key (a mismatch is an error listing the keys).
+--json-prefix also writes PREFIX.bbox.json, which tools/eval_coco.py evaluates.
+"""
+import argparse
+import json
+import os
+import os.path as osp
+
+from mmengine.config import DictAction
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('config', help='test config file')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--work-dir', help='output folder (default: work_dirs/<config>)')
+    parser.add_argument('--json-prefix', help='write detections to PREFIX.bbox.json')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config keys')
+    parser.add_argument('--allow-new-keys', action='store_true')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    import detnas  # noqa: F401
+    from detnas.utils.checkpoint import load_checked_state_dict
+    from detnas.utils.config import (build_runner, default_work_dir, load_config,
+                                     prepare_runtime)
+    from detnas.utils.errors import DetnasInputError
+
+    if not osp.isfile(args.checkpoint):
+        raise DetnasInputError(f'checkpoint {args.checkpoint!r} does not exist')
+    cfg = load_config(args.config, args.cfg_options, args.allow_new_keys)
+    cfg.launcher = args.launcher
+    cfg.work_dir = args.work_dir or cfg.get('work_dir') or default_work_dir(args.config)
+    cfg.load_from = args.checkpoint
+    cfg.model.setdefault('backbone', {})['init_cfg'] = None  # weights come from CHECKPOINT
+    if args.json_prefix:
+        cfg.test_evaluator.outfile_prefix = args.json_prefix
+    prepare_runtime(cfg)
+    runner = build_runner(cfg, args.config)
+    load_checked_state_dict(runner.model, args.checkpoint, args.config)
+    metrics = runner.test()
+    if runner.rank == 0:
+        os.makedirs(cfg.work_dir, exist_ok=True)
+        with open(osp.join(cfg.work_dir, 'test_metrics.json'), 'w') as f:
+            json.dump({k: float(v) for k, v in metrics.items()}, f, indent=2)
+
+
+if __name__ == '__main__':
+    from detnas.utils.cli import run_tool
+    run_tool(main)
