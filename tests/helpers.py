@@ -19,3 +19,42 @@ def run_tool(args, timeout=600, env=None):
     full_env.update(env or {})
     return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True,
                           timeout=timeout, env=full_env)
+
+
+def close(a, b, rel: float = 1e-5) -> bool:
+    """``a`` equals ``b`` up to ``rel`` of ``b``'s largest magnitude."""
+    return (a - b).abs().max().item() <= rel * b.abs().max().item()
+
+
+def random_input(n: int = 2, size: int = 64, seed: int = 3):
+    """A seeded random image batch ``(n, 3, size, size)``."""
+    import torch
+    return torch.randn(n, 3, size, size, generator=torch.Generator().manual_seed(seed))
+
+
+def randomise_bn(module, seed=0):
+    """Non-trivial BN statistics and affine parameters (so slicing mistakes show)."""
+    import torch
+    g = torch.Generator().manual_seed(seed)
+    for m in module.modules():
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+            n = m.num_features
+            m.running_mean.copy_(torch.randn(n, generator=g) * 0.1)
+            m.running_var.copy_(torch.rand(n, generator=g) + 0.5)
+            m.weight.data.copy_(torch.rand(n, generator=g) + 0.5)
+            m.bias.data.copy_(torch.randn(n, generator=g) * 0.1)
+
+
+def seed_resnet(depth=18, seed=0):
+    """An mmdet ResNet with random weights and BN statistics: a stand-in for a pretrained
+    seed (every check here is an identity that holds for any weights)."""
+    import torch
+    from mmdet.models.backbones import ResNet
+
+    from detnas.utils.init_weights import init_weights_quietly
+    torch.manual_seed(seed)
+    net = ResNet(depth=depth, out_indices=(0, 1, 2, 3))
+    init_weights_quietly(net)
+    randomise_bn(net, seed)
+    net.eval()  # mmdet's ResNet.train() returns None
+    return net

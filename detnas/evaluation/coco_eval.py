@@ -6,7 +6,6 @@ precision array for PR curves.
 """
 import contextlib
 import io
-import json
 import os.path as osp
 from dataclasses import dataclass
 from typing import Dict, List
@@ -14,6 +13,7 @@ from typing import Dict, List
 import numpy as np
 
 from ..utils.errors import DetnasInputError
+from ..utils.io import read_data_file
 
 COCO_STAT_NAMES = ('AP', 'AP50', 'AP75', 'AP_s', 'AP_m', 'AP_l', 'AR1', 'AR10', 'AR100',
                    'AR_s', 'AR_m', 'AR_l')
@@ -45,13 +45,7 @@ class CocoEvalResult:
 
 
 def _load_detections(det_file: str) -> list:
-    if not osp.isfile(det_file):
-        raise DetnasInputError(f'detections file {det_file!r} does not exist')
-    try:
-        with open(det_file) as f:
-            dets = json.load(f)
-    except json.JSONDecodeError as e:
-        raise DetnasInputError(f'detections file {det_file!r} is not valid json: {e}') from e
+    dets = read_data_file(det_file, 'detections file')
     if not isinstance(dets, list) or (dets and not all(
             isinstance(d, dict) and {'image_id', 'category_id', 'bbox', 'score'} <= d.keys()
             for d in dets)):

@@ -20,6 +20,7 @@ import random
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from detnas.utils.errors import DetnasInputError
+from detnas.utils.io import read_data_file
 
 Arch = Dict[str, Any]
 
@@ -287,14 +288,7 @@ def load_arch_yaml(path: str, space: Optional['StagedSearchSpace'] = None) -> Ar
     Raises:
         DetnasInputError: the file is missing, is not yaml, or its arch is not in the space.
     """
-    import yaml
-    if not osp.isfile(path):
-        raise DetnasInputError(f'arch file {path!r} does not exist')
-    try:
-        with open(path) as f:
-            arch = yaml.safe_load(f)
-    except yaml.YAMLError as e:
-        raise DetnasInputError(f'arch file {path!r} is not valid yaml: {e}') from None
+    arch = read_data_file(path, 'arch file')
     if not isinstance(arch, dict) or 'stages' not in arch:
         raise DetnasInputError(f'arch file {path!r} must hold a mapping with a "stages" list')
     if space is not None:

@@ -12,27 +12,19 @@ Distributed: torchrun --nproc_per_node N tools/search.py CONFIG --launcher pytor
 import argparse
 import os
 
-from mmengine.config import DictAction
+from detnas.utils.cli import add_config_args, parse_tool_args
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('config', help='search config file')
-    parser.add_argument('--work-dir', help='output folder (default: work_dirs/<config>)')
     parser.add_argument('--seed', type=int, default=0,
                         help='seed of the held-out split, the supernet and the evolution')
     parser.add_argument('--resume', action='store_true',
                         help='continue supernet training and the evolution from their saved '
                         'state in <work-dir>/search')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config keys, e.g. search.evolution.generations=2')
-    parser.add_argument('--allow-new-keys', action='store_true',
-                        help='let --cfg-options add keys the config does not have')
-    parser.add_argument('--launcher', choices=['none', 'pytorch'], default='none')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    add_config_args(parser, 'search', 'search.evolution.generations=2', ('none', 'pytorch'))
+    return parse_tool_args(parser, argv)
 
 
 def main(argv=None):

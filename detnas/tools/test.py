@@ -11,24 +11,16 @@ import json
 import os
 import os.path as osp
 
-from mmengine.config import DictAction
+from detnas.utils.cli import add_config_args, parse_tool_args
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('config', help='test config file')
     parser.add_argument('checkpoint', help='checkpoint file')
-    parser.add_argument('--work-dir', help='output folder (default: work_dirs/<config>)')
     parser.add_argument('--json-prefix', help='write detections to PREFIX.bbox.json')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config keys')
-    parser.add_argument('--allow-new-keys', action='store_true')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    add_config_args(parser, 'test', 'test_evaluator.classwise=True')
+    return parse_tool_args(parser, argv)
 
 
 def main(argv=None):

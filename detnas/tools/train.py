@@ -6,31 +6,21 @@
 Distributed: tools/dist_train.sh CONFIG NUM_PROCS (torchrun; gloo without CUDA).
 """
 import argparse
-import os
 import os.path as osp
 
-from mmengine.config import DictAction
+from detnas.utils.cli import add_config_args, parse_tool_args
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('config', help='train config file')
-    parser.add_argument('--work-dir', help='output folder (default: work_dirs/<config>)')
     parser.add_argument('--amp', action='store_true', help='mixed precision training')
     parser.add_argument('--auto-scale-lr', action='store_true',
                         help='scale the lr by the actual batch size')
     parser.add_argument('--resume', nargs='?', const='auto',
                         help='resume from CKPT, or from the latest checkpoint in work-dir')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config keys, e.g. train_cfg.max_epochs=3')
-    parser.add_argument('--allow-new-keys', action='store_true',
-                        help='let --cfg-options add keys the config does not have')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    add_config_args(parser, 'train')
+    return parse_tool_args(parser, argv)
 
 
 def main(argv=None):

@@ -1,6 +1,9 @@
-"""Shared entry-point behaviour of the tools: user errors print one message, exit 2."""
+"""Shared entry-point behaviour of the tools: their common arguments, and user errors that
+print one message and exit 2."""
+import argparse
+import os
 import sys
-from typing import Callable
+from typing import Callable, Optional, Sequence
 
 from .errors import DetnasInputError
 
@@ -22,6 +25,41 @@ def run_tool(main: Callable[[], None]) -> None:
             raise
         print(f'error: {explained}', file=sys.stderr)
         sys.exit(2)
+
+
+def add_config_args(parser: argparse.ArgumentParser, what: str,
+                    cfg_options_example: str = 'train_cfg.max_epochs=3',
+                    launchers: Sequence[str] = ('none', 'pytorch', 'slurm', 'mpi')) -> None:
+    """The arguments every config-driven tool takes: ``--cfg-options``,
+    ``--allow-new-keys``, ``--launcher`` and torchrun's ``--local-rank``.
+
+    Args:
+        parser: the tool's parser (its positional arguments already added).
+        what: what the config is for, in the help text (``'train'``).
+        cfg_options_example: an override shown in the help.
+        launchers: the ``--launcher`` choices.
+    """
+    parser.add_argument('--work-dir', help='output folder (default: work_dirs/<config>)')
+    parser.add_argument('--cfg-options', nargs='+', action=_dict_action(),
+                        help=f'override {what} config keys, e.g. {cfg_options_example}')
+    parser.add_argument('--allow-new-keys', action='store_true',
+                        help='let --cfg-options add keys the config does not have')
+    parser.add_argument('--launcher', choices=list(launchers), default='none')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def parse_tool_args(parser: argparse.ArgumentParser,
+                    argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    """Parses ``argv`` and exports ``--local-rank`` as ``LOCAL_RANK`` (torch.distributed's
+    launchers read it)."""
+    args = parser.parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def _dict_action():
+    from mmengine.config import DictAction
+    return DictAction
 
 
 def close_process_group() -> None:

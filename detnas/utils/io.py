@@ -1,9 +1,34 @@
-"""Files that are always complete: written to a temp file, synced, then renamed."""
+"""Files that are always complete (written to a temp file, synced, then renamed), and data
+files read with an error that names the file."""
 import json
 import os
 import os.path as osp
 import tempfile
 from typing import Any
+
+from .errors import DetnasInputError
+
+
+def read_data_file(path: str, what: str) -> Any:
+    """The content of a JSON or YAML file (``.yaml`` / ``.yml``: YAML, else JSON).
+
+    Args:
+        path: the file.
+        what: what the file is, for messages (``'arch file'``).
+
+    Raises:
+        DetnasInputError: the file is missing or does not parse; the message names it.
+    """
+    import yaml
+    if not osp.isfile(path):
+        raise DetnasInputError(f'{what} {path!r} does not exist')
+    as_yaml = path.lower().endswith(('.yaml', '.yml'))
+    try:
+        with open(path) as f:
+            return yaml.safe_load(f) if as_yaml else json.load(f)
+    except (ValueError, UnicodeDecodeError, yaml.YAMLError) as e:
+        raise DetnasInputError(f'{what} {path!r} is not valid {"yaml" if as_yaml else "json"}: '
+                               f'{e}') from None
 
 
 def atomic_write_json(path: str, data: Any) -> None:

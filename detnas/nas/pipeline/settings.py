@@ -22,7 +22,7 @@ The generator seed of the evolution is ``--seed``, never a config key.
 """
 import copy
 from dataclasses import dataclass, field, fields
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 import torch
 

@@ -1,17 +1,15 @@
-"""ResNet family of the search: AdaptedResNet vs mmdet's ResNet, the ElasticResNet supernet
-(seed reproduction, sub-net == exported model), the ResNet space and its signatures."""
+"""ResNet family of the search: the ElasticResNet supernet (seed reproduction, sub-net ==
+exported model), the ResNet space and its signatures."""
 import random
 
 import pytest
 import torch
-from mmdet.models.backbones import ResNet
+from helpers import close, random_input, randomise_bn, seed_resnet
 
 from detnas.models.backbones import AdaptedResNet
-from detnas.nas.families.resnet import ElasticResNet
 from detnas.models.backbones.adapted_resnet import res_layer
 from detnas.nas.families import bind_family
-from detnas.nas.families.resnet import ResNetSearchSpace, resnet_search_space
-from detnas.utils.complexity import count_params
+from detnas.nas.families.resnet import ElasticResNet, ResNetSearchSpace, resnet_search_space
 from detnas.utils.errors import DetnasInputError
 from detnas.utils.init_weights import init_weights_quietly
 
@@ -23,29 +21,6 @@ SPACE18 = dict(stages=[
     dict(widths=[128, 256], depth=(2, 3), ops=OPS),
     dict(widths=[512], depth=(2, 2), ops=[res_layer(), res_layer(dilation=2)]),
 ])
-
-
-def _randomise_bn(module, seed=0):
-    """Non-trivial BN statistics and affine parameters (so slicing mistakes show)."""
-    g = torch.Generator().manual_seed(seed)
-    for m in module.modules():
-        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
-            n = m.num_features
-            m.running_mean.copy_(torch.randn(n, generator=g) * 0.1)
-            m.running_var.copy_(torch.rand(n, generator=g) + 0.5)
-            m.weight.data.copy_(torch.rand(n, generator=g) + 0.5)
-            m.bias.data.copy_(torch.randn(n, generator=g) * 0.1)
-
-
-def seed_resnet(depth=18, seed=0):
-    """An mmdet ResNet with random weights and BN statistics: a stand-in for a pretrained
-    seed (every check here is an identity that holds for any weights)."""
-    torch.manual_seed(seed)
-    net = ResNet(depth=depth, out_indices=(0, 1, 2, 3))
-    init_weights_quietly(net)
-    _randomise_bn(net, seed)
-    net.eval()  # mmdet's ResNet.train() returns None
-    return net
 
 
 @pytest.fixture(scope='module')
@@ -60,35 +35,8 @@ def supernet18(seed18):
     return init_weights_quietly(net).eval()
 
 
-def _close(a, b, rel=1e-5):
-    return (a - b).abs().max().item() <= rel * b.abs().max().item()
-
-
-def _x(n=2, size=64, seed=3):
-    return torch.randn(n, 3, size, size, generator=torch.Generator().manual_seed(seed))
-
-
-@pytest.mark.parametrize('depth', [18, 50])
-def test_adapted_resnet_is_mmdet_resnet(depth):
-    ref = seed_resnet(depth)
-    net = AdaptedResNet(depth=depth).eval()
-    assert list(net.state_dict()) == list(ref.state_dict())
-    net.load_state_dict(ref.state_dict())
-    x = _x()
-    with torch.no_grad():
-        for a, b in zip(net(x), ref(x)):
-            assert a.shape == b.shape and _close(a, b)
-
-
-def test_adapted_resnet_published_parameter_counts():
-    # torchvision's ResNet-18 / -50 have 11,689,512 / 25,557,032 parameters with the
-    # ImageNet classifier (512 * 1000 + 1000 and 2048 * 1000 + 1000 of them)
-    assert count_params(AdaptedResNet(depth=18)) == 11_689_512 - 513_000
-    assert count_params(AdaptedResNet(depth=50)) == 25_557_032 - 2_049_000
-
-
 def test_seed_arch_reproduces_the_seed(supernet18, seed18):
-    x = _x()
+    x = random_input()
     with torch.no_grad():
         ref = seed18(x)
         with supernet18.arch_context(supernet18.space.seed_arch()):
@@ -97,13 +45,13 @@ def test_seed_arch_reproduces_the_seed(supernet18, seed18):
             assert supernet18.out_channels() == (64, 128, 256, 512)
     for o, r, order in zip(outs, ref, orders):
         assert sorted(order.tolist()) == list(range(r.shape[1]))  # a permutation
-        assert _close(o, r[:, order])
+        assert close(o, r[:, order])
 
 
 def test_largest_subnet_keeps_the_seed_function(supernet18, seed18):
     """Kernel 5 (zero-padded 3x3), an added block per stage (identity) and added channels
     (zero outgoing weights) leave the seed channels' outputs unchanged."""
-    x = _x()
+    x = random_input()
     with torch.no_grad():
         ref = seed18(x)
         with supernet18.arch_context(supernet18.space.largest()):
@@ -114,7 +62,7 @@ def test_largest_subnet_keeps_the_seed_function(supernet18, seed18):
     for o, r, order in zip(outs, ref, orders):
         seed_ch = order >= 0
         assert int(seed_ch.sum()) == r.shape[1]
-        assert _close(o[:, seed_ch], r[:, order[seed_ch]])
+        assert close(o[:, seed_ch], r[:, order[seed_ch]])
 
 
 def _exported(supernet, arch, space=SPACE18):
@@ -132,12 +80,12 @@ def _exported(supernet, arch, space=SPACE18):
 def test_exported_subnet_equals_the_supernet_subnet(supernet18):
     """Random archs with every op (grouped, dilated, 5x5), widths and depths: the exported
     AdaptedResNet with the sliced weights computes what the supernet computes."""
-    _randomise_bn(supernet18, seed=5)
+    randomise_bn(supernet18, seed=5)
     rng = random.Random(0)
     archs = [supernet18.space.smallest(), supernet18.space.largest()] + [
         supernet18.space.sample(rng) for _ in range(6)]
     seen_ops = set()
-    x = _x(seed=7)
+    x = random_input(seed=7)
     for arch in archs:
         model, family = _exported(supernet18, arch)
         with torch.no_grad(), supernet18.arch_context(arch):
@@ -145,7 +93,7 @@ def test_exported_subnet_equals_the_supernet_subnet(supernet18):
         got = model(x)
         assert [o.shape[1] for o in got] == family.output_widths(arch)
         for a, b in zip(got, want):
-            assert a.shape == b.shape and _close(a, b)
+            assert a.shape == b.shape and close(a, b)
         seen_ops |= {(l['kernel'], l['dilation'], l['groups'])
                      for s in arch['stages'] for l in s['layers']}
     assert {(3, 2, 1), (3, 1, 4), (5, 1, 1)} <= seen_ops
@@ -160,17 +108,17 @@ def test_registered_op_layer_exports_its_own_module():
                          dict(widths=[256], depth=(2, 2)), dict(widths=[512], depth=(2, 2))])
     torch.manual_seed(0)
     net = init_weights_quietly(ElasticResNet(search_space=space, seed_depth=18)).eval()
-    _randomise_bn(net, seed=2)
+    randomise_bn(net, seed=2)
     assert 'layer2.0.choices.op1_64x96' in dict(net.named_modules())
     elan = dict(op='yolov7_elan', num_convs=2)
     arch = net.space.seed_arch()
     arch['stages'][1] = dict(width=96, depth=2, layers=[elan, res_layer()])
     model, _ = _exported(net, arch, space)
-    x = _x(seed=4)
+    x = random_input(seed=4)
     with torch.no_grad(), net.arch_context(arch):
         want = net(x)
     for a, b in zip(model(x), want):
-        assert _close(a, b)
+        assert close(a, b)
     assert type(model.layer2[0]).__name__ != 'AdaptedResBlock'
 
 
