@@ -15,7 +15,7 @@ the same state-dict keys (``conv1``, ``bn1``, ``layerS.J.{conv,bn}K``,
 """
 import copy
 from dataclasses import dataclass
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 import torch.nn as nn
 from mmcv.cnn import build_norm_layer
@@ -248,6 +248,11 @@ class AdaptedResNet(StageFreezingMixin, BaseModule):
                 in_channels = stage['width']
             self.add_module(f'layer{s}', nn.Sequential(*blocks))
             self.res_layers.append(f'layer{s}')
+
+    @property
+    def out_channels(self) -> Tuple[int, ...]:
+        """Channels of each returned output (for a neck's ``in_channels``)."""
+        return tuple(self.stages[i]['width'] for i in self.out_indices)
 
     def forward(self, x: Tensor) -> tuple:
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))

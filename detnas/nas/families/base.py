@@ -118,6 +118,18 @@ class SearchFamily:
         """Channels of every output the backbone returns (``out_indices`` order)."""
         raise NotImplementedError
 
+    def uniform_backbone_config(self, width: float = 1.0, depth: float = 1.0) -> dict:
+        """The seed scaled uniformly, as a fixed backbone config: every stage's width times
+        ``width`` (the family's rounding), every stage's block count times ``depth``
+        (rounded, at least one); everything else the seed's. The baseline a search must
+        beat at equal cost (:mod:`detnas.nas.scaling`).
+
+        Args:
+            width: width multiplier.
+            depth: depth multiplier.
+        """
+        raise NotImplementedError
+
     def build_fixed_backbone(self, arch: Arch) -> nn.Module:
         """The standalone backbone of ``arch`` in eval mode (random weights; for counting
         and timing)."""

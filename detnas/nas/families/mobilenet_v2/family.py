@@ -31,6 +31,16 @@ def _block_signature(c_in: int, c_out: int, expand: float, kernel: int, stride: 
     return ('mbconv', c_in, c_out, mid, kernel, stride, dilation, expand != 1, h, w)
 
 
+def _with_blocks(row, n: int) -> list:
+    """An arch-table row with ``n`` blocks (per-block expansions / kernels cut or repeated)."""
+    row = list(row)
+    for i in (0, 4):  # expand_ratio and kernel_size may be per-block lists
+        if i < len(row) and isinstance(row[i], (list, tuple)):
+            row[i] = (list(row[i]) + [row[i][-1]] * n)[:n]
+    row[2] = n
+    return row
+
+
 @register_family
 class MobileNetV2Family(SearchFamily):
     """See the module docstring."""
@@ -62,6 +72,15 @@ class MobileNetV2Family(SearchFamily):
                          st_space.stride, [l['kernel'] for l in layers], st_space.dilation])
         return dict(type='AdaptedMobileNetV2', arch_setting=rows,
                     stem_channels=self.stem_channels, widen_factor=1.0,
+                    out_indices=tuple(self.args['out_indices']),
+                    **self._kept(('last_channels', 'frozen_stages', 'norm_cfg', 'act_cfg',
+                                  'norm_eval')))
+
+    def uniform_backbone_config(self, width=1.0, depth=1.0):
+        rows = [_with_blocks(row, max(1, int(round(row[2] * depth))))
+                for row in self.args['seed_arch_setting']]
+        return dict(type='AdaptedMobileNetV2', arch_setting=rows,
+                    widen_factor=self.args['seed_widen_factor'] * width,
                     out_indices=tuple(self.args['out_indices']),
                     **self._kept(('last_channels', 'frozen_stages', 'norm_cfg', 'act_cfg',
                                   'norm_eval')))

@@ -12,8 +12,9 @@ from typing import Set
 import torch
 from torch import nn
 
-from detnas.models.backbones.adapted_resnet import (RES_BLOCK, RESNET_ARCH, AdaptedResBlock,
-                                                    ResBlockSetting, build_layer)
+from detnas.models.backbones.adapted_resnet import (EXPANSION, RES_BLOCK, RESNET_ARCH,
+                                                    AdaptedResBlock, ResBlockSetting,
+                                                    build_layer)
 from detnas.utils.errors import DetnasInputError
 from ..base import SearchFamily, out_spatial, register_family
 from .converters import FAMILY
@@ -76,6 +77,18 @@ class ResNetFamily(SearchFamily):
                                  layers=copy.deepcopy(stage['layers']))
                             for st, stage in zip(self.space.stages, arch['stages'])],
                     out_indices=tuple(self.args['out_indices']),
+                    **self._kept(('frozen_stages', 'norm_cfg', 'norm_eval')))
+
+    def uniform_backbone_config(self, width=1.0, depth=1.0):
+        step = 8 * EXPANSION[self.space.block]  # mid widths stay multiples of 8
+        stages = [dict(width=max(step, int(round(s['width'] * width / step)) * step),
+                       stride=st.stride,
+                       layers=(list(s['layers']) + [s['layers'][-1]] * len(s['layers']))[
+                           :max(1, int(round(len(s['layers']) * depth)))])
+                  for st, s in zip(self.space.stages, self.space.seed)]
+        return dict(type='AdaptedResNet', depth=self.args['seed_depth'],
+                    block=self.space.block, stem_channels=self.args['stem_channels'],
+                    stages=stages, out_indices=tuple(self.args['out_indices']),
                     **self._kept(('frozen_stages', 'norm_cfg', 'norm_eval')))
 
     def output_widths(self, arch):
