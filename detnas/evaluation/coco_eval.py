@@ -139,3 +139,96 @@ def format_table(rows: List[List[str]], header: List[str]) -> str:
     lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
     lines += ['| ' + ' | '.join(r) + ' |' for r in rows]
     return '\n'.join(lines)
+
+
+class CocoScorer:
+    """Scores many detection sets on one annotation file (the candidates of a search):
+    the ground truth is loaded once, the stats are pycocotools' unrounded ones, and the
+    spread of AP over random halves of the images measures how much the image sample alone
+    moves it (for a mean over images, the spread of half-sample means is the standard error
+    of the full mean: half-sampling).
+
+    Args:
+        ann_file: COCO annotation json.
+        class_names: the detector's classes; label ``i`` is the ``i``-th category (in the
+            file's order) of those named there, as mmdet's CocoDataset maps them.
+        num_halves: random halves of the images to re-accumulate.
+        seed: seed of the halves (the same halves for every detection set: paired).
+    """
+
+    def __init__(self, ann_file: str, class_names, num_halves: int = 20, seed: int = 0):
+        import random
+
+        from pycocotools.coco import COCO
+        with contextlib.redirect_stdout(io.StringIO()):
+            self.gt = COCO(ann_file)
+        for key in ('info', 'licenses'):  # optional in COCO; pycocotools' loadRes copies them
+            self.gt.dataset.setdefault(key, {} if key == 'info' else [])
+        self.cat_ids = self.gt.getCatIds(catNms=list(class_names))
+        self.img_ids = sorted(self.gt.getImgIds())
+        rng = random.Random(seed)
+        half = max(1, len(self.img_ids) // 2)
+        self.halves = [sorted(rng.sample(self.img_ids, half)) for _ in range(num_halves)]
+
+    def detections(self, img_id: int, bboxes, scores, labels) -> List[dict]:
+        """COCO result dicts of one image's predictions (``bboxes`` xyxy in image pixels)."""
+        out = []
+        for (x1, y1, x2, y2), score, label in zip(bboxes.tolist(), scores.tolist(),
+                                                  labels.tolist()):
+            out.append(dict(image_id=int(img_id), category_id=self.cat_ids[int(label)],
+                            bbox=[x1, y1, x2 - x1, y2 - y1], score=float(score)))
+        return out
+
+    def evaluate(self, dets: List[dict]):
+        """A pycocotools ``COCOeval`` with ``evaluate()`` run on ``dets`` (no accumulate)."""
+        from pycocotools.cocoeval import COCOeval
+        with contextlib.redirect_stdout(io.StringIO()):
+            if dets:
+                dt = self.gt.loadRes(dets)
+            else:
+                from pycocotools.coco import COCO
+                dt = COCO()
+                dt.dataset = dict(images=self.gt.dataset['images'], annotations=[],
+                                  categories=self.gt.dataset['categories'])
+                dt.createIndex()
+            ev = COCOeval(self.gt, dt, 'bbox')
+            ev.params.catIds = self.cat_ids
+            ev.evaluate()
+        return ev
+
+    @staticmethod
+    def stats(ev, img_ids=None) -> np.ndarray:
+        """The 12 COCO numbers of an evaluated ``COCOeval`` over ``img_ids`` (default: the
+        images it was evaluated on; repeats allowed). ``accumulate`` indexes ``evalImgs`` by
+        the evaluated image list, so a subset gets its own copy of the entries in that
+        layout."""
+        full_ids = list(ev._paramsEval.imgIds)
+        saved = ev.evalImgs, ev.params.imgIds, ev._paramsEval.imgIds
+        if img_ids is not None:
+            pos = {i: n for n, i in enumerate(full_ids)}
+            areas, images = len(ev._paramsEval.areaRng), len(full_ids)
+            cats = len(ev._paramsEval.catIds) if ev._paramsEval.useCats else 1
+            ev.evalImgs = [saved[0][(k * areas + a) * images + pos[i]]
+                           for k in range(cats) for a in range(areas) for i in img_ids]
+            ev.params.imgIds = ev._paramsEval.imgIds = list(img_ids)
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):
+                ev.accumulate()
+                ev.summarize()
+        finally:
+            ev.evalImgs, ev.params.imgIds, ev._paramsEval.imgIds = saved
+        return np.asarray(ev.stats[:12], dtype=float)
+
+    def __call__(self, dets: List[dict]) -> Dict[str, float]:
+        """``bbox_mAP``, ``bbox_mAP_50``, ``bbox_mAP_s`` (unrounded; -1 where a range has no
+        ground truth) and ``bbox_mAP_se`` (the half-sample spread of ``bbox_mAP``)."""
+        ev = self.evaluate(dets)
+        halves = self.half_aps(ev)
+        full = self.stats(ev)
+        return dict(bbox_mAP=float(full[0]), bbox_mAP_50=float(full[1]),
+                    bbox_mAP_s=float(full[3]), bbox_mAP_se=float(np.std(halves, ddof=1))
+                    if len(halves) > 1 else 0.0)
+
+    def half_aps(self, ev) -> np.ndarray:
+        """AP over each of :attr:`halves` of an evaluated ``COCOeval``."""
+        return np.array([self.stats(ev, h)[0] for h in self.halves])

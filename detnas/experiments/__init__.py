@@ -7,10 +7,13 @@ from .data import data_root_options, ensure_demo_data
 from .runner import (FINISHED_ONLY_NOTE, METRICS, experiment_config, finished_record,
                      recorded_runs, restore_record, restore_runs, run_logged, run_or_reuse,
                      search_and_export, seconds_text, tool_command, train_and_test)
-from .stats import goal_verdict, mean_std, paired_ratio, paired_ratio_interval
+from .stats import (average_ranks, goal_verdict, kendall_tau, mean_std,
+                    paired_difference_interval, paired_ratio, paired_ratio_interval,
+                    spearman_rho)
 
 __all__ = ['measure_costs', 'data_root_options', 'ensure_demo_data', 'FINISHED_ONLY_NOTE',
            'METRICS', 'experiment_config', 'finished_record', 'recorded_runs', 'restore_record',
            'restore_runs', 'run_logged', 'run_or_reuse', 'search_and_export', 'seconds_text',
-           'tool_command', 'train_and_test', 'goal_verdict', 'mean_std', 'paired_ratio',
-           'paired_ratio_interval']
+           'tool_command', 'train_and_test', 'average_ranks', 'goal_verdict', 'kendall_tau',
+           'mean_std', 'paired_difference_interval', 'paired_ratio', 'paired_ratio_interval',
+           'spearman_rho']

@@ -12,6 +12,31 @@ def mean_std(values: Sequence[Optional[float]]) -> Tuple[Optional[float], Option
     return statistics.mean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
 
 
+def _paired_bootstrap(first: Sequence[float], second: Sequence[float], statistic,
+                      level: float, resamples: int, seed: int
+                      ) -> Optional[Tuple[float, float]]:
+    """Percentile-bootstrap interval of ``statistic(first, second)`` with the pairs resampled
+    together; None below three pairs. Resamples where the statistic is undefined (None) are
+    left out."""
+    if len(first) != len(second):
+        raise ValueError(f'{len(first)} numerators vs {len(second)} denominators: '
+                         'the values must be paired')
+    n = len(first)
+    if n < 3:
+        return None
+    rng = random.Random(seed)
+    values = []
+    for _ in range(resamples):
+        picks = [rng.randrange(n) for _ in range(n)]
+        value = statistic([first[i] for i in picks], [second[i] for i in picks])
+        if value is not None:
+            values.append(value)
+    values.sort()
+    tail = (1 - level) / 2
+    last = len(values) - 1
+    return values[round(tail * last)], values[round((1 - tail) * last)]
+
+
 def paired_ratio_interval(numerators: Sequence[float], denominators: Sequence[float],
                           level: float = 0.9, resamples: int = 10000,
                           seed: int = 0) -> Optional[Tuple[float, float]]:
@@ -26,23 +51,26 @@ def paired_ratio_interval(numerators: Sequence[float], denominators: Sequence[fl
         resamples: bootstrap resamples.
         seed: seed of the resampling (the interval is reproducible).
     """
-    if len(numerators) != len(denominators):
-        raise ValueError(f'{len(numerators)} numerators vs {len(denominators)} denominators: '
-                         'the values must be paired')
-    n = len(numerators)
-    if n < 3:
-        return None
-    rng = random.Random(seed)
-    ratios = []
-    for _ in range(resamples):
-        picks = [rng.randrange(n) for _ in range(n)]
-        den = sum(denominators[i] for i in picks)
-        if den:
-            ratios.append(sum(numerators[i] for i in picks) / den)
-    ratios.sort()
-    tail = (1 - level) / 2
-    last = len(ratios) - 1
-    return ratios[round(tail * last)], ratios[round((1 - tail) * last)]
+    return _paired_bootstrap(numerators, denominators,
+                             lambda a, b: sum(a) / sum(b) if sum(b) else None,
+                             level, resamples, seed)
+
+
+def paired_difference_interval(values: Sequence[float], reference: Sequence[float],
+                               level: float = 0.9, resamples: int = 10000,
+                               seed: int = 0) -> Optional[Tuple[float, float]]:
+    """Percentile-bootstrap interval of ``mean(values) - mean(reference)`` with the pairs
+    (one per training seed) resampled together; None with fewer than three pairs.
+
+    Args:
+        values: per-seed values of the arm.
+        reference: the reference's values on the same seeds, in the same order.
+        level: the interval's coverage.
+        resamples: bootstrap resamples.
+        seed: seed of the resampling.
+    """
+    return _paired_bootstrap(values, reference,
+                             lambda a, b: (sum(a) - sum(b)) / len(a), level, resamples, seed)
 
 
 def paired_ratio(runs: dict, arm: str, reference: str, level: float = 0.9
@@ -87,3 +115,55 @@ def goal_verdict(paired: Optional[dict], goal: float, level: float = 0.9) -> str
     if high is not None and high < goal:
         return f'not met (the whole {level * 100:.0f} % interval is below {goal:.2f})'
     return f'not decided by these seeds (point estimate {side} {goal:.2f})'
+
+
+def average_ranks(values: Sequence[float]) -> list:
+    """1-based ranks of ``values``, ties sharing their average rank."""
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    ranks = [0.0] * len(values)
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
+            j += 1
+        for k in range(i, j + 1):
+            ranks[order[k]] = (i + j) / 2 + 1
+        i = j + 1
+    return ranks
+
+
+def spearman_rho(x: Sequence[float], y: Sequence[float]) -> Optional[float]:
+    """Spearman's rank correlation (Pearson's on average ranks); None when undefined (fewer
+    than two values, or one side constant)."""
+    if len(x) != len(y):
+        raise ValueError(f'{len(x)} x values vs {len(y)} y values')
+    if len(x) < 2:
+        return None
+    rx, ry = average_ranks(x), average_ranks(y)
+    mx, my = sum(rx) / len(rx), sum(ry) / len(ry)
+    sxy = sum((a - mx) * (b - my) for a, b in zip(rx, ry))
+    sxx, syy = sum((a - mx) ** 2 for a in rx), sum((b - my) ** 2 for b in ry)
+    return sxy / (sxx * syy) ** 0.5 if sxx and syy else None
+
+
+def kendall_tau(x: Sequence[float], y: Sequence[float]) -> Optional[float]:
+    """Kendall's tau-b (ties in either variable accounted for); None when undefined."""
+    if len(x) != len(y):
+        raise ValueError(f'{len(x)} x values vs {len(y)} y values')
+    concordant = discordant = ties_x = ties_y = 0
+    for i in range(len(x)):
+        for j in range(i + 1, len(x)):
+            dx, dy = x[i] - x[j], y[i] - y[j]
+            if dx == 0 and dy == 0:
+                continue
+            if dx == 0:
+                ties_x += 1
+            elif dy == 0:
+                ties_y += 1
+            elif (dx > 0) == (dy > 0):
+                concordant += 1
+            else:
+                discordant += 1
+    n1 = concordant + discordant + ties_x
+    n2 = concordant + discordant + ties_y
+    return (concordant - discordant) / (n1 * n2) ** 0.5 if n1 and n2 else None

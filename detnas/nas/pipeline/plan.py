@@ -3,7 +3,7 @@
 Everything the stages need that the config determines is read and validated here, before
 anything runs: the settings, the seed detector config and its supernet config, the bound
 family (space parsed once), the training annotations, the test pipeline, the held-out
-metric and the supernet's training config.
+split's dataset configs and the supernet's training config.
 """
 import copy
 import os.path as osp
@@ -147,24 +147,16 @@ class SearchPlan:
         dataset.pop('filter_cfg', None)
         return dataset
 
-    def heldout_metric_cfg(self, ann_file: str) -> dict:
-        """The config's ``CocoMetric`` (or a default one) on the held-out file."""
-        metric = self.seed_cfg.get('val_evaluator')
-        metric = copy.deepcopy(metric.to_dict()) if isinstance(metric, dict) else {}
-        if metric.get('type') != 'CocoMetric':
-            metric = dict(type='CocoMetric', metric='bbox')
-        metric.update(ann_file=ann_file, format_only=False, outfile_prefix=None)
-        return metric
-
     def supernet_train_cfg(self, train_ann_file: str) -> Config:
         """The Runner config that trains the supernet on the search-train split (no val)."""
         cfg = Config(copy.deepcopy(self.supernet_cfg.to_dict()))
         cfg.work_dir = self.supernet_dir
         cfg.launcher = self.launcher
         cfg.train_dataloader.dataset.ann_file = train_ann_file
-        cfg.train_cfg = dict(type='SandwichTrainLoop',
-                             max_epochs=self.settings.supernet.max_epochs,
-                             num_random=self.settings.supernet.num_random, seed=self.seed)
+        sup = self.settings.supernet
+        cfg.train_cfg = dict(type='SandwichTrainLoop', max_epochs=sup.max_epochs,
+                             num_random=sup.num_random, seed=self.seed,
+                             distill_weight=sup.distill_weight)
         for key in ('val_dataloader', 'val_cfg', 'val_evaluator', 'test_dataloader',
                     'test_cfg', 'test_evaluator'):
             cfg[key] = None

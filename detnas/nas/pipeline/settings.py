@@ -48,14 +48,21 @@ class SupernetSettings:
         max_epochs: supernet epochs.
         num_random: random sub-nets per iteration (besides the largest and the smallest).
         param_scheduler: its LR schedule (None: the seed's, cut to ``max_epochs``).
+        distill_weight: in-place distillation of the smaller sub-nets from the largest one's
+            neck features (0: off; see :mod:`detnas.engine.loops.sandwich_loop`).
     """
     max_epochs: int = 4
     num_random: int = 2
     param_scheduler: Optional[list] = None
+    distill_weight: float = 0.0
 
     def __post_init__(self):
         _int(self.max_epochs, 'search.supernet.max_epochs')
         _int(self.num_random, 'search.supernet.num_random', 0)
+        w = self.distill_weight
+        if isinstance(w, bool) or not isinstance(w, (int, float)) or w < 0:
+            raise DetnasInputError(f'search.supernet.distill_weight must be a number >= 0, '
+                                   f'got {w!r}')
 
 
 @dataclass(frozen=True)

@@ -51,7 +51,8 @@ from .scoring import HeldoutEvaluator
 from .split import HeldoutSplit, split_train_annotations
 
 LOGGER_NAME = 'detnas_search'
-CHOICE_RULE = 'highest held-out bbox_mAP among feasible front members; ties: fewer FLOPs'
+CHOICE_RULE = ('highest held-out bbox_mAP (unrounded) among feasible front members; ties: '
+               'AP50, then AP_s, then fewer FLOPs')
 
 
 def log(message: str, level: int = logging.INFO) -> None:
@@ -64,7 +65,8 @@ def log(message: str, level: int = logging.INFO) -> None:
 
 # ---------------------------------------------------------------- constraints and choice
 def parse_constraints(texts: List[str], seed_cost: Dict[str, float]) -> List[Constraint]:
-    """``'flops<=seed'`` style texts -> constraints (``seed``: the seed arch's value).
+    """``'flops<=seed'`` / ``'latency_ms<=0.75*seed'`` style texts -> constraints (``seed``:
+    the seed arch's value, optionally times a factor).
 
     Raises:
         DetnasInputError: a text does not parse or names a metric the cost has not.
@@ -74,13 +76,18 @@ def parse_constraints(texts: List[str], seed_cost: Dict[str, float]) -> List[Con
         if not isinstance(text, str):
             raise DetnasInputError(f'search.constraints: {text!r} is not a string such as '
                                    "'flops<=seed'")
-        m = re.fullmatch(r'\s*([\w.]+)\s*(<=|>=)\s*seed\s*', text)
+        m = re.fullmatch(r'\s*([\w.]+)\s*(<=|>=)\s*(?:([0-9.eE+-]+)\s*\*\s*)?seed\s*', text)
         if m:
-            key = m.group(1)
+            key, factor = m.group(1), m.group(3)
             if key not in seed_cost:
                 raise DetnasInputError(f'search.constraints: {text!r}: {key!r} is not one of '
                                        f'{list(COST_METRICS)}')
-            text = f'{key}{m.group(2)}{seed_cost[key]!r}'
+            try:
+                limit = seed_cost[key] * (float(factor) if factor else 1.0)
+            except ValueError:
+                raise DetnasInputError(f'search.constraints: {text!r}: {factor!r} is not a '
+                                       'number') from None
+            text = f'{key}{m.group(2)}{limit!r}'
         constraint = Constraint.parse(text)
         if constraint.key not in COST_METRICS:
             raise DetnasInputError(f'search.constraints: {text!r}: constraints are checked '
@@ -113,8 +120,27 @@ def choose(front: List[ScoredCandidate]) -> ScoredCandidate:
     """The chosen front member (:data:`CHOICE_RULE`; last tie-break: the smaller
     encoding)."""
     feasible = [r for r in front if r.feasible] or list(front)
-    return min(feasible, key=lambda r: (-r.metrics['bbox_mAP'], r.metrics.get('flops', 0),
-                                        tuple(r.candidate)))
+    return min(feasible, key=lambda r: (-r.metrics['bbox_mAP'],
+                                        -r.metrics.get('bbox_mAP_50', 0.0),
+                                        -r.metrics.get('bbox_mAP_s', 0.0),
+                                        r.metrics.get('flops', 0), tuple(r.candidate)))
+
+
+def paired_difference(evaluator: HeldoutEvaluator, arch: Arch, reference: Arch) -> dict:
+    """Held-out AP of ``arch`` minus that of ``reference`` and the half-sample standard error
+    of the difference (the same image halves for both: a paired estimate).
+
+    Args:
+        evaluator: the search's held-out evaluator.
+        arch: the arch to compare (e.g. the chosen one).
+        reference: the arch it is compared with (e.g. the seed).
+    """
+    scorer = evaluator.scorer
+    evals = [scorer.evaluate(evaluator.detections(a)) for a in (arch, reference)]
+    full = [scorer.stats(ev)[0] for ev in evals]
+    halves = scorer.half_aps(evals[0]) - scorer.half_aps(evals[1])
+    return dict(difference=float(full[0] - full[1]), se=float(halves.std(ddof=1)),
+                halves=len(halves))
 
 
 def check_archs(space: StagedSearchSpace, chosen: Arch, count: int, seed: int) -> Dict[str, Arch]:
@@ -161,6 +187,7 @@ class SearchRun:
     seed_record: Optional[ScoredCandidate] = None
     export: Optional[ExportResult] = None
     seed_export: Optional[ExportResult] = None
+    versus_seed: Optional[dict] = None
 
     @property
     def space(self) -> StagedSearchSpace:
@@ -276,8 +303,7 @@ def evolve_stage(run: SearchRun) -> None:
                             bn.num_batches * bn.batch_size, plan.seed)
     heldout, meta = load_batches(plan.split_dataset_cfg(run.split.heldout_ann_file),
                                  settings.eval_batch_size)
-    run.evaluator = HeldoutEvaluator(model, calib, heldout,
-                                     plan.heldout_metric_cfg(run.split.heldout_ann_file), meta)
+    run.evaluator = HeldoutEvaluator(model, calib, heldout, run.split.heldout_ann_file, meta)
 
     def evaluate(candidates):
         return evaluate_on_ranks(lambda local: [run.evaluator(run.decode(c)) for c in local],
@@ -310,6 +336,16 @@ def export_stage(run: SearchRun) -> None:
     (rank 0 writes; the other ranks wait)."""
     if run.rank == 0:
         plan, space = run.plan, run.space
+        run.versus_seed = paired_difference(run.evaluator, run.decode(run.chosen.candidate),
+                                            space.seed_arch())
+        diff, se = run.versus_seed['difference'], run.versus_seed['se']
+        log(f'search: chosen vs seed on the held-out split: bbox_mAP {diff:+.4f} '
+            f'(half-sample standard error {se:.4f})')
+        if abs(diff) < 2 * se:
+            log('search: WARNING the held-out split does not tell the chosen arch from the '
+                f'seed (|difference| {abs(diff):.4f} < 2 standard errors {2 * se:.4f}); '
+                'hold out more images (search.heldout_fraction) or train the supernet longer',
+                level=logging.WARNING)
         write_pareto(plan.search_dir, run.result.front, run.result.records, x_key='flops',
                      y_key='bbox_mAP', reference=run.seed_record.metrics,
                      reference_label='seed', chosen=run.chosen, describe=run.decode,
@@ -369,7 +405,7 @@ def write_summary(run: SearchRun) -> None:
         seed_arch=dict(arch=run.space.seed_arch(), metrics=run.seed_record.metrics),
         front_size=len(run.result.front), num_scored=len(run.result.records),
         generations=len(run.result.history) - 1, history=run.result.history,
-        choice_rule=CHOICE_RULE,
+        choice_rule=CHOICE_RULE, chosen_vs_seed=run.versus_seed,
         exported=dict(config=run.export.config, checkpoint=run.export.checkpoint,
                       arch_yaml=run.export.arch_yaml),
         exported_seed_arch=dict(config=run.seed_export.config,

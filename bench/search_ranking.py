@@ -1,0 +1,243 @@
+#!/usr/bin/env python
+"""Does the supernet rank candidates the way stand-alone training does?
+
+Picks ``--count`` architectures of the search space spread over its FLOPs range (the seed,
+the largest, the smallest, and one per equal-width FLOPs bin between them), then
+
+* **stand-alone**: fine-tunes each from the seed's weights mapped into it (+ the refit,
+  :mod:`detnas.experiments.standalone`) on the demo schedule, for every ``--seeds``,
+  evaluated on a large val split (``--num-val`` images, so evaluation noise is small);
+* **proxies**: for each supernet recipe of ``--proxies`` (:data:`PROXIES`: search-setting
+  overrides), trains the supernet with the search pipeline's own stages and scores every
+  architecture as the search does (BN recalibration, held-out AP);
+
+and reports Kendall's tau and Spearman's rho between each proxy and the mean stand-alone
+AP, over all archs and within the archs below the seed's FLOPs.
+
+    python bench/search_ranking.py [--count 12] [--seeds 0 1] [--proxies baseline distill]
+
+Writes ``<out>/search_ranking.{json,md}`` (``kendall_tau``, ``spearman`` of the default
+proxy, every proxy's, ``archs`` with per-arch values). Finished fine-tunes and supernets are
+reused. Results are on generated demo data, not COCO.
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import platform
+import random
+import sys
+import time
+
+from mmengine.config import Config
+
+from detnas.experiments import (ensure_demo_data, experiment_config, kendall_tau, mean_std,
+                                run_or_reuse, spearman_rho)
+from detnas.experiments.standalone import standalone_config
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+SEARCH_CONFIG = osp.join(ROOT, 'configs/search/gfocalv2_mbv2_search_demo.py')
+SEED = 'detnas://mobilenet_v2_imagenet'
+SHAPE = (320, 320)
+# supernet recipes (overrides of the search config's ``search`` section)
+PROXIES = {
+    'baseline': {},
+    'distill': {'supernet.distill_weight': 1.0},
+    'longer': {'supernet.max_epochs': 12},
+}
+
+
+def biased_sample(space, rng: random.Random, size: float) -> dict:
+    """A random arch whose every gene leans to its larger choices with ``size`` in [0, 1]
+    (0.5: uniform genes)."""
+    genes = []
+    for n in space.gene_choices:
+        u = rng.random()
+        u = u ** (1 / (2 * size)) if size > 0.5 else 1 - (1 - u) ** (1 / (2 * (1 - size)))
+        genes.append(min(n - 1, int(u * n)))
+    return space.decode(genes)
+
+
+def ranking_archs(family, count: int, seed: int, pool: int = 600) -> dict:
+    """The seed, the largest, the smallest and ``count - 3`` archs, one per equal-width FLOPs
+    bin between the smallest and the largest (from a pool sampled with every size bias).
+
+    Args:
+        family: the bound family (its space and fixed backbones).
+        count: how many archs.
+        seed: seed of the pool.
+        pool: archs sampled to choose from.
+    """
+    from detnas.utils.complexity import model_complexity
+    space = family.space
+
+    def flops(arch):
+        return float(model_complexity(family.build_fixed_backbone(arch), SHAPE)['macs'])
+
+    named = dict(seed=space.seed_arch(), largest=space.validate(space.largest()),
+                 smallest=space.validate(space.smallest()))
+    lo, hi = flops(named['smallest']), flops(named['largest'])
+    rng = random.Random(seed)
+    seen = {space.fingerprint(a) for a in named.values()}
+    sampled = []
+    for i in range(pool):
+        arch = biased_sample(space, rng, (i % 20 + 0.5) / 20)
+        key = space.fingerprint(arch)
+        if key not in seen:
+            seen.add(key)
+            sampled.append((flops(arch), arch))
+    bins = count - 3
+    edges = [lo + (hi - lo) * b / bins for b in range(bins + 1)]
+    for b in range(bins):
+        centre = (edges[b] + edges[b + 1]) / 2
+        inside = [t for t in sampled if edges[b] <= t[0] < edges[b + 1]] or sampled
+        pick = min(inside, key=lambda t: abs(t[0] - centre))
+        sampled.remove(pick)
+        named[f'arch{b:02d}'] = pick[1]
+    return {name: dict(arch=arch, flops=flops(arch)) for name, arch in named.items()}
+
+
+def proxy_scores(cfg: Config, overrides: dict, archs: dict, work_dir: str) -> dict:
+    """Trains the supernet of ``cfg`` with ``overrides`` through the search's own stages
+    (split, supernet) and scores every arch as the evolution would.
+
+    Returns:
+        name -> the held-out metrics of the arch, plus ``supernet_s``.
+    """
+    from detnas.datasets import load_batches
+    from detnas.nas.pipeline import SearchPlan
+    from detnas.nas.pipeline.scoring import HeldoutEvaluator
+    from detnas.nas.pipeline.stages import (SearchRun, _eval_model, split_stage,
+                                            supernet_stage)
+    cfg = Config(cfg.to_dict())
+    cfg.merge_from_dict({f'search.{k}': v for k, v in overrides.items()})
+    plan = SearchPlan.from_config(cfg, work_dir, seed=0, resume=True)
+    run = SearchRun(plan)
+    split_stage(run)
+    start = time.time()
+    supernet_stage(run)
+    bn = plan.settings.bn_calibration
+    calib, _ = load_batches(plan.split_dataset_cfg(run.split.train_ann_file), bn.batch_size,
+                            bn.num_batches * bn.batch_size, plan.seed)
+    heldout, meta = load_batches(plan.split_dataset_cfg(run.split.heldout_ann_file),
+                                 plan.settings.eval_batch_size)
+    evaluator = HeldoutEvaluator(_eval_model(plan.supernet_cfg, plan.supernet_checkpoint),
+                                 calib, heldout, run.split.heldout_ann_file, meta)
+    out = {name: evaluator(a['arch']) for name, a in archs.items()}
+    out['supernet_s'] = time.time() - start
+    return out
+
+
+def correlations(proxy: dict, truth: dict, names) -> dict:
+    """Kendall's tau and Spearman's rho of proxy vs stand-alone AP over ``names``."""
+    names = [n for n in names if n in proxy and truth.get(n) is not None]
+    x = [proxy[n]['bbox_mAP'] for n in names]
+    y = [truth[n] for n in names]
+    return dict(n=len(names), kendall_tau=kendall_tau(x, y), spearman=spearman_rho(x, y))
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    p.add_argument('--config', default=SEARCH_CONFIG, help='search config')
+    p.add_argument('--count', type=int, default=12, help='architectures (>= 4)')
+    p.add_argument('--seeds', type=int, nargs='+', default=[0, 1])
+    p.add_argument('--proxies', nargs='+', choices=list(PROXIES), default=['baseline'])
+    p.add_argument('--standalone-only', action='store_true', help='no proxies')
+    p.add_argument('--data-root', default=osp.join(ROOT, 'data/demo_coco_val400'))
+    p.add_argument('--num-val', type=int, default=400)
+    p.add_argument('--work-dir', default=osp.join(ROOT, 'work_dirs/search_ranking'))
+    p.add_argument('--out', default=osp.join(ROOT, 'bench/results'))
+    return p.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    from detnas.nas.pipeline import SearchPlan
+    data_root = ensure_demo_data(args.data_root, num_val=args.num_val)
+    cfg = Config.fromfile(args.config)
+    cfg.merge_from_dict({k: v for k, v in (o.split('=', 1) for o in _data_options(data_root))})
+    plan = SearchPlan.from_config(cfg, args.work_dir)
+    archs_file = osp.join(args.work_dir, 'archs.json')
+    if osp.isfile(archs_file):
+        with open(archs_file) as f:
+            archs = json.load(f)
+    else:
+        archs = ranking_archs(plan.family, args.count, 0)
+        os.makedirs(args.work_dir, exist_ok=True)
+        with open(archs_file, 'w') as f:
+            json.dump(archs, f, indent=1)
+    folder = osp.join(args.work_dir, 'standalone')
+    base = osp.join(args.work_dir, 'seed_detector.py')
+    plan.seed_cfg.dump(base)
+    runs = {name: [] for name in archs}
+    for seed in args.seeds:
+        for name, a in archs.items():
+            cfg_path = standalone_config(base, plan.family.fixed_backbone_config(a['arch']),
+                                         SEED, osp.join(data_root, 'train'), folder, name)
+            record = run_or_reuse(f'{name} seed {seed}', osp.join(folder, f'{name}_seed{seed}'),
+                                  lambda: experiment_config(cfg_path, seed, data_root))
+            runs[name].append(dict(seed=seed, **record))
+    truth = {n: mean_std([r['metrics']['AP'] for r in rs])[0] for n, rs in runs.items()}
+    proxies = {} if args.standalone_only else {
+        p: proxy_scores(cfg, PROXIES[p], archs, osp.join(args.work_dir, f'proxy_{p}'))
+        for p in args.proxies}
+    seed_flops = archs['seed']['flops']
+    below = [n for n, a in archs.items() if a['flops'] <= seed_flops]
+    result = dict(
+        command=' '.join(['python', 'bench/search_ranking.py',
+                          *(sys.argv[1:] if argv is None else argv)]),
+        date=time.strftime('%Y-%m-%d'), machine=f'{platform.machine()}, {os.cpu_count()} CPUs',
+        data=data_root, seeds=args.seeds,
+        archs={n: dict(a, ap_standalone=truth[n],
+                       ap_per_seed=[r['metrics']['AP'] for r in runs[n]],
+                       proxy={p: s[n] for p, s in proxies.items()})
+               for n, a in archs.items()},
+        proxies={p: dict(overrides=PROXIES[p], supernet_s=s['supernet_s'],
+                         all=correlations(s, truth, archs),
+                         below_seed=correlations(s, truth, below))
+                 for p, s in proxies.items()})
+    if proxies:
+        first = result['proxies'][args.proxies[0]]['all']
+        result.update(kendall_tau=first['kendall_tau'], spearman=first['spearman'],
+                      proxy=args.proxies[0])
+    os.makedirs(args.out, exist_ok=True)
+    with open(osp.join(args.out, 'search_ranking.json'), 'w') as f:
+        json.dump(result, f, indent=1)
+    table = to_markdown(result)
+    with open(osp.join(args.out, 'search_ranking.md'), 'w') as f:
+        f.write(table)
+    print(table)
+    return result
+
+
+def _data_options(data_root):
+    from detnas.experiments import data_root_options
+    return data_root_options(data_root)
+
+
+def to_markdown(r: dict) -> str:
+    proxies = list(r['proxies'])
+    lines = ['# Search ranking: supernet proxy vs stand-alone fine-tune (demo data, generated '
+             '— not COCO)', '', f"Command: `{r['command']}`; {r['machine']}; stand-alone "
+             f"seeds {r['seeds']}, evaluated on {r['data']}.", '',
+             '| arch | MFLOPs | stand-alone AP | per seed | '
+             + ' | '.join(f'proxy {p}' for p in proxies) + ' |',
+             '|---|---|---|---|' + '---|' * len(proxies)]
+    for name, a in sorted(r['archs'].items(), key=lambda t: t[1]['flops']):
+        ap = a['ap_standalone']
+        lines.append(f"| {name} | {a['flops'] / 1e6:.0f} | "
+                     f"{'n/a' if ap is None else f'{100 * ap:.1f}'} | "
+                     f"{', '.join(f'{100 * v:.1f}' for v in a['ap_per_seed'])} | "
+                     + ' | '.join(f"{100 * a['proxy'][p]['bbox_mAP']:.1f}" for p in proxies)
+                     + ' |')
+    lines += ['', '| proxy | overrides | tau (all) | rho (all) | tau (<= seed FLOPs) | '
+              'rho (<= seed FLOPs) | supernet (s) |', '|---|---|---|---|---|---|---|']
+    for p, v in r['proxies'].items():
+        lines.append(f"| {p} | {v['overrides'] or '-'} | {v['all']['kendall_tau']:.2f} | "
+                     f"{v['all']['spearman']:.2f} | {v['below_seed']['kendall_tau']:.2f} | "
+                     f"{v['below_seed']['spearman']:.2f} | {v['supernet_s']:.0f} |")
+    return '\n'.join(lines) + '\n'
+
+
+if __name__ == '__main__':
+    main()
