@@ -53,6 +53,9 @@ def parse_args(argv=None):
     p.add_argument('--num-val', type=int, default=400,
                    help='val images when the data root is made (evaluation noise)')
     p.add_argument('--work-dir', default=osp.join(ROOT, 'work_dirs/pareto_vs_uniform'))
+    p.add_argument('--supernet-from', metavar='DIR',
+                   help="a finished search's supernet folder (<work>/search/supernet) that "
+                   'every budget reuses (the supernet does not depend on the budget)')
     p.add_argument('--out', default=osp.join(ROOT, 'bench/results'))
     return p.parse_args(argv)
 
@@ -83,9 +86,16 @@ def main(argv=None):
                                                        args.work_dir, name))
         if 'searched' in args.arms:
             name = f'searched_{budget:g}'
+            search_dir = osp.join(args.work_dir, f'search_{budget:g}')
+            if args.supernet_from and not osp.exists(osp.join(search_dir, 'search',
+                                                              'supernet')):
+                os.makedirs(osp.join(search_dir, 'search'), exist_ok=True)
+                os.symlink(osp.abspath(args.supernet_from),
+                           osp.join(search_dir, 'search', 'supernet'))
             found = search_and_export(
-                args.config, 0, data_root, osp.join(args.work_dir, f'search_{budget:g}'),
-                options=[f"search.constraints=['flops<={budget!r}*seed']"])
+                args.config, 0, data_root, search_dir,
+                options=[f"search.constraints=['flops<={budget!r}*seed']"],
+                resume=bool(args.supernet_from))
             arch = found['chosen']['arch']
             arms[name] = dict(budget=budget, flops=found['chosen']['metrics']['flops'],
                               arch=arch, search_s=found['wall_s'],

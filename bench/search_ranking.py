@@ -143,6 +143,8 @@ def parse_args(argv=None):
     p.add_argument('--seeds', type=int, nargs='+', default=[0, 1])
     p.add_argument('--proxies', nargs='+', choices=list(PROXIES), default=['baseline'])
     p.add_argument('--standalone-only', action='store_true', help='no proxies')
+    p.add_argument('--finished-only', action='store_true',
+                   help='train no stand-alone run: use the finished ones (proxies still run)')
     p.add_argument('--data-root', default=osp.join(ROOT, 'data/demo_coco_val400'))
     p.add_argument('--num-val', type=int, default=400)
     p.add_argument('--work-dir', default=osp.join(ROOT, 'work_dirs/search_ranking'))
@@ -175,8 +177,10 @@ def main(argv=None):
             cfg_path = standalone_config(base, plan.family.fixed_backbone_config(a['arch']),
                                          SEED, osp.join(data_root, 'train'), folder, name)
             record = run_or_reuse(f'{name} seed {seed}', osp.join(folder, f'{name}_seed{seed}'),
-                                  lambda: experiment_config(cfg_path, seed, data_root))
-            runs[name].append(dict(seed=seed, **record))
+                                  lambda: experiment_config(cfg_path, seed, data_root),
+                                  finished_only=args.finished_only)
+            if record is not None:
+                runs[name].append(dict(seed=seed, **record))
     truth = {n: mean_std([r['metrics']['AP'] for r in rs])[0] for n, rs in runs.items()}
     proxies = {} if args.standalone_only else {
         p: proxy_scores(cfg, PROXIES[p], archs, osp.join(args.work_dir, f'proxy_{p}'))

@@ -278,7 +278,8 @@ def restore_runs(results_file: str,
 
 
 def search_and_export(config: str, seed: int, data_root: str, work_dir: str,
-                      echo: bool = False, options: Iterable[str] = ()) -> Dict:
+                      echo: bool = False, options: Iterable[str] = (),
+                      resume: bool = False) -> Dict:
     """Runs the search tool on ``config`` (or reuses a finished search in ``work_dir``).
 
     Args:
@@ -288,6 +289,7 @@ def search_and_export(config: str, seed: int, data_root: str, work_dir: str,
         work_dir: the search's work dir (outputs in ``work_dir/search``).
         echo: stream the search log to stdout.
         options: more ``--cfg-options`` (``KEY=VALUE``), e.g. a budget constraint.
+        resume: pass ``--resume`` (a finished supernet in ``work_dir`` is then reused).
 
     Returns:
         ``search_summary.json`` plus ``wall_s`` (seconds of the search tool's run, or the
@@ -299,7 +301,8 @@ def search_and_export(config: str, seed: int, data_root: str, work_dir: str,
         os.makedirs(work_dir, exist_ok=True)
         wall = run_logged(tool_command('search', config, '--seed', seed, '--work-dir',
                                        work_dir, '--cfg-options',
-                                       *data_root_options(data_root), *options),
+                                       *data_root_options(data_root), *options,
+                                       *(['--resume'] if resume else [])),
                           osp.join(work_dir, 'search_run.log'), echo)
         with open(wall_file, 'w') as f:
             json.dump(dict(wall_s=round(wall, 1)), f)
