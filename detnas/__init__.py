@@ -1,6 +1,16 @@
-"""detnas: importing the package registers all its modules into MMDetection's registries."""
+"""detnas: importing the package registers all its modules into MMDetection's registries.
+
+Without MMDetection installed only :mod:`detnas.ops` (the fusion op, which needs torch
+alone) is usable; everything else needs mmdet, mmcv and mmengine.
+"""
 from .version import __version__
 
-from . import checkpoints, datasets, engine, models, nas  # noqa: F401,E402
+try:
+    import mmdet  # noqa: F401
+except ModuleNotFoundError as err:  # the op alone runs on torch (e.g. a bare GPU machine)
+    if err.name != 'mmdet':
+        raise
+else:
+    from . import checkpoints, datasets, engine, models, nas  # noqa: F401,E402
 
 __all__ = ['__version__']
