@@ -11,6 +11,6 @@ except ModuleNotFoundError as err:  # the op alone runs on torch (e.g. a bare GP
     if err.name != 'mmdet':
         raise
 else:
-    from . import checkpoints, datasets, engine, models, nas  # noqa: F401,E402
+    from . import checkpoints, datasets, engine, evaluation, models, nas  # noqa: F401,E402
 
 __all__ = ['__version__']

@@ -52,7 +52,39 @@ def _load_detections(det_file: str) -> list:
         raise DetnasInputError(
             f'{det_file!r} is not a COCO detections file: expected a list of objects with '
             'image_id, category_id, bbox and score')
+    bad = [i for i, d in enumerate(dets) if not _finite_detection(d)]
+    if bad:
+        raise DetnasInputError(f'{det_file!r}: {len(bad)} detection(s) have a score or bbox '
+                               f'that is not a finite number (or a bbox not of 4 numbers), '
+                               f'first at index {bad[0]}: {dets[bad[0]]}')
     return dets
+
+
+def _finite_detection(det: dict) -> bool:
+    values = [det['score']] + (list(det['bbox']) if isinstance(det['bbox'], list) else [None])
+    return len(values) == 5 and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                    and np.isfinite(v) for v in values)
+
+
+def load_ground_truth(coco_class, ann_file: str):
+    """A pycocotools-style ``COCO`` of ``ann_file`` with the optional ``info`` and
+    ``licenses`` keys filled in (pycocotools' ``loadRes`` copies them), refusing a file with
+    no box (every metric would be -1).
+
+    Args:
+        coco_class: ``pycocotools.coco.COCO`` or faster-coco-eval's.
+        ann_file: the annotation file.
+    """
+    try:
+        gt = coco_class(ann_file)
+    except Exception as e:
+        raise DetnasInputError(f'cannot read {ann_file!r} as COCO annotations: {e}') from e
+    gt.dataset.setdefault('info', {})
+    gt.dataset.setdefault('licenses', [])
+    if not gt.dataset.get('annotations'):
+        raise DetnasInputError(f'{ann_file!r} holds no box, so every COCO metric would be -1; '
+                               'evaluate against an annotated file')
+    return gt
 
 
 def evaluate_detections(ann_file: str, det_file: str, backend: str = 'pycocotools'
@@ -77,14 +109,18 @@ def evaluate_detections(ann_file: str, det_file: str, backend: str = 'pycocotool
         from faster_coco_eval import COCOeval_faster as Eval
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
-        try:
-            gt = COCO(ann_file)
-        except Exception as e:
-            raise DetnasInputError(f'cannot read {ann_file!r} as COCO annotations: {e}') from e
+        gt = load_ground_truth(COCO, ann_file)
         unknown = {d['image_id'] for d in dets} - set(gt.getImgIds())
         if unknown:
             raise DetnasInputError(f'{det_file!r} has detections for image ids not in '
                                    f'{ann_file!r}, e.g. {sorted(unknown)[:5]}')
+        cats = set(gt.getCatIds())
+        foreign = [i for i, d in enumerate(dets) if d['category_id'] not in cats]
+        if foreign:
+            raise DetnasInputError(
+                f'{det_file!r}: {len(foreign)} detection(s) have a category_id not in '
+                f'{ann_file!r} (categories {sorted(cats)}), first at index {foreign[0]}: '
+                f'category_id {dets[foreign[0]]["category_id"]}')
         if dets:
             dt = gt.loadRes(dets)
         else:  # nothing detected: an empty result set over the same images

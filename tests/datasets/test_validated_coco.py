@@ -57,3 +57,58 @@ def test_missing_and_empty_images_are_reported(tmp_path, tiny_coco):
     open(root / 'val' / 'val_00004.jpg', 'w').close()
     with pytest.raises(DatasetError, match=r'empty \(0 bytes\).*val_00004.jpg'):
         build(root)
+
+
+def _write(tmp_path, tiny_coco, edit, split='val'):
+    data = json.load(open(os.path.join(tiny_coco, 'annotations', f'instances_{split}.json')))
+    edit(data)
+    root = tmp_path / 'edited'
+    shutil.copytree(tiny_coco, root)
+    (root / 'annotations' / f'instances_{split}.json').write_text(json.dumps(data))
+    return root
+
+
+@pytest.mark.parametrize('edit,match', [
+    (lambda d: d.pop('annotations'), r"missing key\(s\) \['annotations'\]"),
+    (lambda d: d.pop('images'), r"missing key\(s\) \['images'\]"),
+    (lambda d: d['annotations'][2].update(bbox=[1, 2, 3]), r'annotation #2 .* bbox \[1, 2, 3\]'),
+])
+def test_structure_errors_name_the_file_and_the_entry(tmp_path, tiny_coco, edit, match):
+    with pytest.raises(DatasetError, match=match):
+        build(_write(tmp_path, tiny_coco, edit))
+
+
+def _break_boxes(data):
+    anns = data['annotations']
+    anns[0]['bbox'] = [10, 10, 0, 5]  # zero width
+    anns[1]['category_id'] = 7  # the file's ids are 1..6: an off-by-one export
+    anns[2]['category_id'] = 7
+    anns[3]['bbox'] = [500, 500, 20, 20]  # outside a 128 x 128 image
+
+
+def test_boxes_mmdet_would_drop_are_counted_and_named(tmp_path, tiny_coco):
+    root = _write(tmp_path, tiny_coco, _break_boxes)
+    with pytest.raises(DatasetError, match=r'4 box\(es\) would be dropped: 1 with width or '
+                       r'height below 1 px .*annotation id 1.*; 1 outside their image .*'
+                       r'annotation id 4.*; 2 of a category_id not in categories .*'
+                       r'category_id 7, categories \[1, 2, 3, 4, 5, 6\].*drop_invalid_boxes'):
+        build(root)
+    ds = build(root, drop_invalid_boxes=True)  # the explicit opt-out: dropped, reported
+    kept = sum(len(ds.get_data_info(i)['instances']) for i in range(len(ds)))
+    total = len(json.load(open(root / 'annotations' / 'instances_val.json'))['annotations'])
+    assert kept == total - 4
+
+
+def test_sets_without_usable_boxes_are_refused(tmp_path, tiny_coco):
+    def no_boxes(data):
+        data['annotations'] = []
+    root = _write(tmp_path, tiny_coco, no_boxes, split='train')
+    init_default_scope('mmdet')
+    with pytest.raises(DatasetError, match=r'12 images, 0 usable boxes'):
+        ValidatedCocoDataset(data_root=str(root) + '/', ann_file='annotations/instances_train.json',
+                             data_prefix=dict(img='train/'), pipeline=[],
+                             metainfo=dict(classes=('circle', 'triangle')))
+    root = _write(tmp_path / 'val', tiny_coco, no_boxes)
+    with pytest.raises(DatasetError, match=r'holds no box .* every COCO metric would be -1'):
+        build(root, test_mode=True)
+    assert len(build(root, test_mode=True, allow_empty_gt=True)) == 6

@@ -84,3 +84,60 @@ def test_bad_detection_files(tiny_coco, tmp_path):
     empty = tmp_path / 'empty.json'
     empty.write_text('[]')
     assert evaluate_detections(ann, str(empty)).stats['AP'] == 0
+
+
+@pytest.mark.parametrize('backend', ['pycocotools', 'faster-coco-eval'])
+@pytest.mark.parametrize('change,match', [
+    (lambda d: d[3].update(score=float('nan')), r'1 detection\(s\) .* not a finite number.*'
+                                                r'first at index 3'),
+    (lambda d: d[5]['bbox'].__setitem__(2, float('inf')), r'first at index 5'),
+    (lambda d: [x.update(category_id=0) for x in d[7:9]], r'2 detection\(s\) have a '
+                                                          r'category_id not in .* index 7'),
+])
+def test_detections_that_would_silently_change_the_ap_are_refused(tiny_coco, tmp_path,
+                                                                  backend, change, match):
+    ann = osp.join(tiny_coco, 'annotations', 'instances_val.json')
+    dets = fake_detections(ann)
+    change(dets)
+    path = tmp_path / 'dets.json'
+    path.write_text(json.dumps(dets))
+    with pytest.raises(DetnasInputError, match=match):
+        evaluate_detections(ann, str(path), backend)
+
+
+def test_optional_coco_keys_may_be_missing_and_boxless_files_are_refused(tiny_coco, tmp_path):
+    data = json.load(open(osp.join(tiny_coco, 'annotations', 'instances_val.json')))
+    del data['info'], data['licenses']  # many converters write neither
+    ann = tmp_path / 'ann.json'
+    ann.write_text(json.dumps(data))
+    det_file = tmp_path / 'dets.json'
+    det_file.write_text(json.dumps(fake_detections(str(ann))))
+    for backend in ('pycocotools', 'faster-coco-eval'):
+        result = evaluate_detections(str(ann), str(det_file), backend)
+        assert result.stats['AP'] == pytest.approx(
+            evaluate_detections(osp.join(tiny_coco, 'annotations', 'instances_val.json'),
+                                str(det_file), backend).stats['AP'])
+    data['annotations'] = []
+    ann.write_text(json.dumps(data))
+    with pytest.raises(DetnasInputError, match='holds no box'):
+        evaluate_detections(str(ann), str(det_file))
+
+
+def test_mmdets_coco_metric_accepts_files_without_the_optional_keys(tiny_coco, tmp_path):
+    """mmdet's CocoMetric fails with KeyError 'info' on such files unless detnas is
+    imported (it wraps mmdet's COCO loader)."""
+    import detnas  # noqa: F401
+    from mmdet.evaluation import CocoMetric
+    data = json.load(open(osp.join(tiny_coco, 'annotations', 'instances_val.json')))
+    del data['info'], data['licenses']
+    ann = tmp_path / 'ann.json'
+    ann.write_text(json.dumps(data))
+    metric = CocoMetric(ann_file=str(ann), metric='bbox')
+    metric.dataset_meta = dict(classes=[c['name'] for c in data['categories']])
+    for a in data['annotations'][:5]:
+        x, y, w, h = a['bbox']
+        pred = dict(img_id=a['image_id'], bboxes=np.array([[x, y, x + w, y + h]]),
+                    scores=np.array([0.9]), labels=np.array([a['category_id'] - 1]))
+        metric.results.append((dict(img_id=a['image_id'], width=128, height=128, anns=[]),
+                               pred))
+    assert 0 < metric.compute_metrics(metric.results)['bbox_mAP'] <= 1
