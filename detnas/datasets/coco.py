@@ -177,6 +177,7 @@ def check_image_files(data_list: List[dict], ann_file: str) -> None:
             parts.append(f'{len(missing)} image(s) listed in {ann_file!r} are missing, '
                          f'e.g. {missing[:3]}')
         if empty:
-            parts.append(f'{len(empty)} image file(s) are empty (0 bytes), e.g. {empty[:3]}')
+            parts.append(f'{len(empty)} image file(s) listed in {ann_file!r} are empty '
+                         f'(0 bytes), e.g. {empty[:3]}')
         raise DatasetError('; '.join(parts) + '. Restore the files or remove them from the '
                            'annotation file.')

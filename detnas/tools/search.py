@@ -37,6 +37,7 @@ def main(argv=None):
     from mmengine.registry import init_default_scope
     from detnas.nas.pipeline import LOGGER_NAME, run_search
     from detnas.utils.config import default_work_dir, load_config, prepare_runtime
+    from detnas.utils.lock import WorkDirLock
 
     cfg = load_config(args.config, args.cfg_options, args.allow_new_keys)
     work_dir = args.work_dir or cfg.get('work_dir') or default_work_dir(args.config)
@@ -45,13 +46,17 @@ def main(argv=None):
     if args.launcher != 'none' and not torch.distributed.is_initialized():
         init_dist(args.launcher, **cfg.env_cfg.get('dist_cfg', {}))
     init_default_scope(cfg.get('default_scope', 'mmdet'))
-    os.makedirs(os.path.join(work_dir, 'search'), exist_ok=True)
+    lock = WorkDirLock(os.path.join(work_dir, 'search'), f'the search of {args.config}')
     if get_dist_info()[0] == 0:
+        lock.acquire()
         MMLogger.get_instance(LOGGER_NAME, log_file=os.path.join(
             work_dir, 'search', 'search.log'), log_level=cfg.get('log_level', 'INFO'))
     else:
         MMLogger.get_instance(LOGGER_NAME, log_level='WARNING')
-    run_search(cfg, work_dir, seed=args.seed, resume=args.resume, launcher=args.launcher)
+    try:
+        run_search(cfg, work_dir, seed=args.seed, resume=args.resume, launcher=args.launcher)
+    finally:
+        lock.release()
 
 
 if __name__ == '__main__':

@@ -6,7 +6,7 @@
 Distributed: tools/dist_train.sh CONFIG NUM_PROCS (torchrun; gloo without CUDA).
 """
 import argparse
-import os.path as osp
+import os
 
 from detnas.utils.cli import add_config_args, parse_tool_args
 
@@ -26,11 +26,15 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     import detnas  # noqa: F401  registers detnas modules
-    from detnas.utils.config import (build_runner, default_work_dir, load_config,
-                                     prepare_runtime)
-    from detnas.utils.errors import DetnasInputError
+    from detnas.utils.config import (build_model, build_runner, default_work_dir,
+                                     load_config, prepare_runtime)
+    from detnas.utils.lock import WorkDirLock
+    from detnas.utils.preflight import (check_checkpoint_file, check_datasets,
+                                        check_pretrained_inits, resume_checkpoint,
+                                        warn_unknown_top_level_keys)
 
     cfg = load_config(args.config, args.cfg_options, args.allow_new_keys)
+    warn_unknown_top_level_keys(cfg, args.config)
     cfg.launcher = args.launcher
     cfg.work_dir = args.work_dir or cfg.get('work_dir') or default_work_dir(args.config)
     if args.amp:
@@ -38,17 +42,28 @@ def main(argv=None):
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
     if args.auto_scale_lr:
         cfg.auto_scale_lr.enable = True
+    # every input is checked before the runner prints, makes folders or trains
     if args.resume == 'auto':
+        resume_checkpoint(cfg.work_dir)
         cfg.resume, cfg.load_from = True, None
     elif args.resume:
-        if not osp.isfile(args.resume):
-            raise DetnasInputError(f'--resume checkpoint {args.resume!r} does not exist')
+        check_checkpoint_file(args.resume, '--resume')
         cfg.resume, cfg.load_from = True, args.resume
-    if cfg.get('load_from') and '://' not in cfg.load_from and not osp.isfile(cfg.load_from):
-        raise DetnasInputError(f'load_from checkpoint {cfg.load_from!r} does not exist')
+    if cfg.get('load_from'):
+        check_checkpoint_file(cfg.load_from, 'load_from')
     prepare_runtime(cfg)
-    runner = build_runner(cfg, args.config)
-    runner.train()
+    model = build_model(cfg, args.config)  # a misspelt key fails here, named
+    check_pretrained_inits(cfg, None if cfg.get('load_from') or cfg.get('resume') else model)
+    del model
+    check_datasets(cfg)
+    lock = WorkDirLock(cfg.work_dir, f'training of {args.config}')
+    if os.environ.get('RANK', '0') == '0':
+        lock.acquire()
+    try:
+        runner = build_runner(cfg, args.config)
+        runner.train()
+    finally:
+        lock.release()
 
 
 if __name__ == '__main__':

@@ -127,6 +127,21 @@ def explain_build_error(err: Exception, config_path: Optional[str] = None
                           'check its spelling against the arguments of that class')
 
 
+def build_model(cfg: Config, config_path: str):
+    """The config's model, built without initialisation, turning a misspelt module argument
+    into a ConfigKeyError that names the key and ``config_path``."""
+    from mmdet.registry import MODELS
+    from mmengine.registry import init_default_scope
+    init_default_scope(cfg.get('default_scope', 'mmdet'))
+    try:
+        return MODELS.build(cfg.model)
+    except TypeError as e:
+        explained = explain_build_error(e, config_path)
+        if explained is None:
+            raise
+        raise explained from None
+
+
 def build_runner(cfg: Config, config_path: str):
     """Builds the config's Runner (``runner_type`` or mmengine's), turning a misspelt
     module argument into a ConfigKeyError that names the key and ``config_path``."""
