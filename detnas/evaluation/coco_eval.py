@@ -255,15 +255,18 @@ class CocoScorer:
             ev.evalImgs, ev.params.imgIds, ev._paramsEval.imgIds = saved
         return np.asarray(ev.stats[:12], dtype=float)
 
-    def __call__(self, dets: List[dict]) -> Dict[str, float]:
+    def __call__(self, dets: List[dict], with_se: bool = True) -> Dict[str, float]:
         """``bbox_mAP``, ``bbox_mAP_50``, ``bbox_mAP_s`` (unrounded; -1 where a range has no
-        ground truth) and ``bbox_mAP_se`` (the half-sample spread of ``bbox_mAP``)."""
+        ground truth) and, with ``with_se``, ``bbox_mAP_se`` (the half-sample spread of
+        ``bbox_mAP``)."""
         ev = self.evaluate(dets)
-        halves = self.half_aps(ev)
         full = self.stats(ev)
-        return dict(bbox_mAP=float(full[0]), bbox_mAP_50=float(full[1]),
-                    bbox_mAP_s=float(full[3]), bbox_mAP_se=float(np.std(halves, ddof=1))
-                    if len(halves) > 1 else 0.0)
+        out = dict(bbox_mAP=float(full[0]), bbox_mAP_50=float(full[1]),
+                   bbox_mAP_s=float(full[3]))
+        if with_se:
+            halves = self.half_aps(ev)
+            out['bbox_mAP_se'] = float(np.std(halves, ddof=1)) if len(halves) > 1 else 0.0
+        return out
 
     def half_aps(self, ev) -> np.ndarray:
         """AP over each of :attr:`halves` of an evaluated ``COCOeval``."""

@@ -17,9 +17,9 @@ from ..supernet.bn_calibration import detector_forward, recalibrate_bn
 
 
 class HeldoutEvaluator:
-    """``arch -> {'bbox_mAP', 'bbox_mAP_50', 'bbox_mAP_s', 'bbox_mAP_se'}`` of a supernet
-    detector on the held-out images: pycocotools' unrounded numbers, and the spread of AP
-    over random halves of the held-out images (:class:`~detnas.evaluation.CocoScorer`).
+    """``arch -> {'bbox_mAP', 'bbox_mAP_50', 'bbox_mAP_s'}`` of a supernet detector on the
+    held-out images: pycocotools' unrounded numbers (:class:`~detnas.evaluation.CocoScorer`,
+    whose half-sample spread the search uses to compare the chosen arch with the seed).
 
     Args:
         model: the supernet detector (not DDP-wrapped); its backbone has ``set_arch``.
@@ -60,4 +60,4 @@ class HeldoutEvaluator:
         return dets
 
     def __call__(self, arch: Arch) -> Dict[str, float]:
-        return self.scorer(self.detections(arch))
+        return self.scorer(self.detections(arch), with_se=False)
