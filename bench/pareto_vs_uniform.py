@@ -77,7 +77,7 @@ def main(argv=None):
     if 'seed' in args.arms:
         arms['seed'] = dict(budget=1.0, config=base, flops=seed_flops)
     for budget in args.budgets:
-        if 'uniform' in args.arms:
+        if 'uniform' in args.arms and budget != 1.0:  # at 1.0 the uniform arm is the seed
             u = scale_to_flops(family, budget * seed_flops, SHAPE, args.mode)
             name = f'uniform_{args.mode}_{budget:g}'
             arms[name] = dict(budget=budget, flops=u.flops, width=u.width, depth=u.depth,
@@ -121,7 +121,7 @@ def main(argv=None):
         row = dict(budget=budget)
         for kind in ('searched', 'uniform'):
             name = f'{kind}_{budget:g}' if kind == 'searched' else \
-                f'uniform_{args.mode}_{budget:g}'
+                'seed' if budget == 1.0 else f'uniform_{args.mode}_{budget:g}'
             if name in arms:
                 row.update({f'ap_{kind}': arms[name]['ap'],
                             f'ap_{kind}_per_seed': arms[name]['ap_per_seed'],
