@@ -35,11 +35,12 @@ def main(argv=None):
     from mmengine.dist import get_dist_info, init_dist
     from mmengine.logging import MMLogger
     from mmengine.registry import init_default_scope
-    from detnas.nas.pipeline import LOGGER_NAME, run_search
+    from detnas.nas.pipeline import LOGGER_NAME, SearchSettings, run_search
     from detnas.utils.config import default_work_dir, load_config, prepare_runtime
     from detnas.utils.lock import WorkDirLock
 
-    cfg = load_config(args.config, args.cfg_options, args.allow_new_keys)
+    cfg = load_config(args.config, args.cfg_options, args.allow_new_keys,
+                      defaults=SearchSettings.config_keys())
     work_dir = args.work_dir or cfg.get('work_dir') or default_work_dir(args.config)
     cfg.launcher = args.launcher
     prepare_runtime(cfg)  # on CPU: gloo process group made here

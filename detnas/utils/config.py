@@ -16,13 +16,15 @@ class ConfigKeyError(DetnasInputError):
 
 
 def load_config(path: str, cfg_options: Optional[Dict[str, Any]] = None,
-                allow_new_keys: bool = False) -> Config:
+                allow_new_keys: bool = False, defaults: Optional[dict] = None) -> Config:
     """Loads a config file and applies ``--cfg-options`` overrides.
 
     Args:
         path: the config file.
         cfg_options: ``{'a.b.c': value}`` overrides.
         allow_new_keys: accept overrides whose key does not exist yet.
+        defaults: keys that exist with a default even when the file does not write them
+            (a nested dict, e.g. the search settings), so overriding them is no typo.
 
     Raises:
         DetnasInputError: the file is missing or does not parse.
@@ -36,29 +38,38 @@ def load_config(path: str, cfg_options: Optional[Dict[str, Any]] = None,
         raise DetnasInputError(f'cannot parse config {path!r}: {e}') from e
     if cfg_options:
         if not allow_new_keys:
-            check_override_keys(cfg, cfg_options, path)
+            check_override_keys(cfg, cfg_options, path, defaults)
         cfg.merge_from_dict(cfg_options)
     return cfg
 
 
-def check_override_keys(cfg: Config, options: Dict[str, Any], path: str) -> None:
-    """Raises ConfigKeyError for an override whose key is not in ``cfg``.
+def check_override_keys(cfg: Config, options: Dict[str, Any], path: str,
+                        defaults: Optional[dict] = None) -> None:
+    """Raises ConfigKeyError for an override whose key is not in ``cfg`` (nor in
+    ``defaults``, keys that exist with a default value when the file omits them).
 
     A key may be new only if its parent is a dict that the override creates wholesale
     (``model.backbone.init_cfg=None`` is fine when ``init_cfg`` exists).
     """
+    mappings = (dict, ConfigDict, Config)
     for dotted in options:
         node: Any = cfg
+        default: Any = defaults or {}
         parts = dotted.split('.')
         for depth, part in enumerate(parts):
+            fallback = default.get(part) if isinstance(default, dict) else None
             if isinstance(node, (list, tuple)) and part.isdigit() and int(part) < len(node):
-                node = node[int(part)]
+                node, default = node[int(part)], None
                 continue
-            if isinstance(node, (dict, ConfigDict, Config)) and part in node:
-                node = node[part]
+            if isinstance(node, mappings) and part in node:
+                node, default = node[part], fallback
+                continue
+            if isinstance(default, dict) and part in default:
+                node, default = fallback, fallback
                 continue
             here = '.'.join(parts[:depth]) or '<top level>'
-            keys = list(node.keys()) if isinstance(node, (dict, ConfigDict, Config)) else []
+            keys = sorted(set(node.keys() if isinstance(node, mappings) else []) |
+                          set(default.keys() if isinstance(default, dict) else []))
             close = difflib.get_close_matches(part, keys, n=3)
             hint = f'; did you mean {", ".join(close)}?' if close else (
                 f'; keys there: {sorted(keys)[:12]}' if keys else '')

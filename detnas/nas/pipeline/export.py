@@ -131,12 +131,15 @@ def load_supernet(cfg: Config, checkpoint: str) -> nn.Module:
 
     Args:
         cfg: the supernet detector config.
-        checkpoint: its checkpoint (strictly loaded).
+        checkpoint: a supernet checkpoint the search's Runner wrote (strictly loaded; its
+            logging state needs the full unpickler, so load only files you trust).
     """
     from mmdet.registry import MODELS
     from mmengine.registry import init_default_scope
-    from mmengine.runner import load_checkpoint
+
+    from detnas.checkpoints.converters import unwrap_state_dict
     init_default_scope(cfg.get('default_scope', 'mmdet'))
     model = MODELS.build(copy.deepcopy(cfg.model))
-    load_checkpoint(model, checkpoint, map_location='cpu', strict=True, logger='silent')
+    state = torch.load(checkpoint, map_location='cpu', weights_only=False)
+    model.load_state_dict(unwrap_state_dict(state), strict=True)
     return model

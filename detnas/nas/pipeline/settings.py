@@ -208,6 +208,17 @@ class SearchSettings:
                       image_size=(size, size) if isinstance(size, int) else size)
         return cls(**kwargs)
 
+    @classmethod
+    def config_keys(cls) -> dict:
+        """``{'search': {key: None or {sub-key: None}}}``: every key of the section (the
+        sections nested), which a ``--cfg-options`` override may set although a config
+        leaves it at its default."""
+        def values(klass):
+            return {f.name: (values(SECTIONS[f.name]) if f.name in SECTIONS else
+                             {f2.name: None for f2 in fields(EvolutionConfig)}
+                             if f.name == 'evolution' else None) for f in fields(klass)}
+        return dict(search=values(cls))
+
     def evolution_config(self, seed: int) -> EvolutionConfig:
         """The NSGA-II settings with the run's seed."""
         return EvolutionConfig(seed=seed, **self.evolution)

@@ -105,3 +105,17 @@ def test_constraints_and_settings_errors(parts):
         with pytest.raises(DetnasInputError, match=message.replace('(', r'\(').replace(
                 ')', r'\)').replace('[', r'\[').replace(']', r'\]')):
             SearchSettings.from_config(bad)
+
+
+def test_search_keys_left_at_their_default_can_be_overridden_but_typos_cannot():
+    from detnas.utils.config import ConfigKeyError, load_config
+    keys = SearchSettings.config_keys()
+    cfg = load_config(CFG, {'search.constraints': ['flops<=0.5*seed'],
+                            'search.supernet.distill_weight': 0.5}, defaults=keys)
+    assert cfg.search.constraints == ['flops<=0.5*seed']
+    assert SearchSettings.from_config(cfg).supernet.distill_weight == 0.5
+    with pytest.raises(ConfigKeyError, match="'constraint' is not a key of search.*did you "
+                                             'mean constraints'):
+        load_config(CFG, {'search.constraint': ['flops<=seed']}, defaults=keys)
+    with pytest.raises(ConfigKeyError, match="'distil_weight' is not a key of search.supernet"):
+        load_config(CFG, {'search.supernet.distil_weight': 1.0}, defaults=keys)
