@@ -109,8 +109,10 @@ def proxy_scores(cfg: Config, overrides: dict, archs: dict, work_dir: str) -> di
     from detnas.nas.pipeline.scoring import HeldoutEvaluator
     from detnas.nas.pipeline.stages import (SearchRun, _eval_model, split_stage,
                                             supernet_stage)
+    from mmengine.registry import init_default_scope
     cfg = Config(cfg.to_dict())
     cfg.merge_from_dict({f'search.{k}': v for k, v in overrides.items()})
+    init_default_scope(cfg.get('default_scope', 'mmdet'))
     plan = SearchPlan.from_config(cfg, work_dir, seed=0, resume=True)
     run = SearchRun(plan)
     split_stage(run)
