@@ -238,10 +238,11 @@ def to_markdown(r: dict) -> str:
                      + ' |')
     lines += ['', '| proxy | overrides | tau (all) | rho (all) | tau (<= seed FLOPs) | '
               'rho (<= seed FLOPs) | supernet (s) |', '|---|---|---|---|---|---|---|']
+    num = lambda v: 'n/a' if v is None else f'{v:.2f}'  # noqa: E731
     for p, v in r['proxies'].items():
-        lines.append(f"| {p} | {v['overrides'] or '-'} | {v['all']['kendall_tau']:.2f} | "
-                     f"{v['all']['spearman']:.2f} | {v['below_seed']['kendall_tau']:.2f} | "
-                     f"{v['below_seed']['spearman']:.2f} | {v['supernet_s']:.0f} |")
+        lines.append(f"| {p} | {v['overrides'] or '-'} | {num(v['all']['kendall_tau'])} | "
+                     f"{num(v['all']['spearman'])} | {num(v['below_seed']['kendall_tau'])} | "
+                     f"{num(v['below_seed']['spearman'])} | {v['supernet_s']:.0f} |")
     return '\n'.join(lines) + '\n'
 
 
