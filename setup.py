@@ -57,6 +57,7 @@ setup(
     version=read_version(),
     description='Adapt ImageNet-pretrained backbones to detection by search with weight '
     'mapping; modern detection components for MMDetection',
+    license='Apache-2.0',
     packages=find_packages(exclude=('tests', 'tools', 'bench', 'configs')),
     python_requires='>=3.10',
     install_requires=[
