@@ -14,8 +14,9 @@ nowhere else)::
         image_size=(320, 320),             # input size for FLOPs and latency
         bn_calibration=dict(num_batches=4, batch_size=8),
         eval_batch_size=8,
-        latency=dict(device=None, threads=None, warmup=3, repeats=10, num_check_archs=6),
-        # device None: 'cuda' when available, else 'cpu'
+        latency=dict(device=None, threads=None, warmup=3, repeats=10, num_check_archs=6,
+                     table=None),
+        # device None: 'cuda' when available, else 'cpu'; table: a pinned latency table
     )
 
 The generator seed of the evolution is ``--seed``, never a config key.
@@ -91,12 +92,16 @@ class LatencySettings:
         warmup: untimed runs per layer.
         repeats: timed runs per layer.
         num_check_archs: whole backbones the predictor is checked on.
+        table: a latency table file to use and extend (default: ``latency_table.json`` in
+            the search folder); a pinned table makes searches with one ``--seed``
+            reproducible, since measured latencies feed the objectives.
     """
     device: Optional[str] = None
     threads: Optional[int] = None
     warmup: int = 3
     repeats: int = 10
     num_check_archs: int = 6
+    table: Optional[str] = None
 
     def __post_init__(self):
         _int(self.warmup, 'search.latency.warmup', 0)

@@ -215,7 +215,7 @@ def latency_stage(run: SearchRun) -> None:
     """The latency table (loaded, missing signatures measured on rank 0 and shared), the
     cost model and the constraints, checked before any training."""
     plan, lat = run.plan, run.plan.settings.latency
-    path = osp.join(plan.search_dir, 'latency_table.json')
+    path = lat.table or osp.join(plan.search_dir, 'latency_table.json')
     kwargs = dict(factory=plan.family.latency_layer, device=lat.device, threads=lat.threads,
                   warmup=lat.warmup, repeats=lat.repeats)
     table = LatencyTable.load(path, **kwargs) if osp.isfile(path) else LatencyTable(**kwargs)
