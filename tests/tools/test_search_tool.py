@@ -137,13 +137,14 @@ def test_exported_subnet_scores_the_same_and_fine_tunes(searched, tiny_coco, tmp
 def test_resume_after_generation_1_equals_uninterrupted(searched, tiny_coco, tmp_path):
     work_a, _ = searched
     work_b = tmp_path / 'b'
-    (work_b / 'search').mkdir(parents=True)
-    # share the measured latency table: measurements are the one non-deterministic input
-    shutil.copy(osp.join(work_a, 'search', 'latency_table.json'), work_b / 'search')
-    _ok(_search(tiny_coco, work_b, '--cfg-options', 'search.evolution.generations=1'))
+    # pin A's latency table (search.latency.table): measurements are the one
+    # non-deterministic input, so a pinned table makes same-seed searches identical
+    pinned = f"search.latency.table={osp.join(work_a, 'search', 'latency_table.json')}"
+    _ok(_search(tiny_coco, work_b, '--cfg-options', 'search.evolution.generations=1', pinned))
     state = _json(work_b / 'search' / 'search_state.json')
     assert state['generation'] == 1
-    log = _ok(_search(tiny_coco, work_b, '--resume'))
+    assert not osp.exists(work_b / 'search' / 'latency_table.json')  # the pinned one is used
+    log = _ok(_search(tiny_coco, work_b, '--resume', '--cfg-options', pinned))
     assert 'supernet already trained' in log and 'resumed from' in log
     a = _json(osp.join(work_a, 'search', 'search_state.json'))
     b = _json(work_b / 'search' / 'search_state.json')
