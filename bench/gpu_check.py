@@ -73,8 +73,9 @@ class Report:
     def add(self, name: str, result: dict) -> dict:
         self.steps[name] = result
         ok = 'ok' if result.get('rc', 0) == 0 else f"FAILED (rc {result.get('rc')})"
-        print(f'[gpu_check] {name}: {ok} {result.get("seconds", "")} s '
-              f'{result.get("summary", "")}'.rstrip(), flush=True)
+        seconds = f"{result['seconds']} s " if 'seconds' in result else ''
+        print(f'[gpu_check] {name}: {ok} {seconds}{result.get("summary", "")}'.rstrip(),
+              flush=True)
         with open(osp.join(self.out, 'gpu_check.json'), 'w') as f:
             json.dump(self.steps, f, indent=1)
         with open(osp.join(self.out, 'gpu_check.md'), 'w') as f:
@@ -99,9 +100,11 @@ class Report:
 def environment() -> dict:
     import torch
     cuda = torch.cuda.is_available()
-    return dict(torch=torch.__version__, cuda=torch.version.cuda, python=platform.python_version(),
-                gpu=torch.cuda.get_device_name(0) if cuda else None, cuda_available=cuda,
-                cpus=os.cpu_count(), date=time.strftime('%Y-%m-%d %H:%M'), rc=0)
+    return dict(torch=torch.__version__, cuda=torch.version.cuda or 'none', python=platform.python_version(),
+                gpu=torch.cuda.get_device_name(0) if cuda else 'no GPU', cuda_available=cuda,
+                cpus=os.cpu_count(), date=time.strftime('%Y-%m-%d %H:%M'), rc=0,
+                summary=f"{torch.cuda.get_device_name(0) if cuda else 'no GPU'}, torch "
+                        f'{torch.__version__}')
 
 
 def pytest_summary(log: str) -> str:
