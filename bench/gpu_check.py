@@ -15,7 +15,8 @@ Stage B needs MMDetection: the wheels in ``--wheels`` (made here with ``--downlo
 mmengine, mmdet, pycocotools and the rest for CPython 3.12, mmcv 2.1.0 as its source) are
 installed, mmcv is built with its ops (``MAX_JOBS``, timed), detnas installed, then
 
-5. ``train``: the demo detector trains for ``--iters`` iterations with AMP off and on;
+5. ``train``: the demo detector trains for ``--iters`` iterations with AMP off and on (AMP
+   only with CUDA: mmengine's AmpOptimWrapper refuses the CPU);
 6. ``search``: the tiny search runs end to end;
 7. ``ddp``: one training epoch under torchrun (nccl with CUDA, gloo without).
 
@@ -146,7 +147,8 @@ def stage_b(report: Report, wheels: str, jobs: int, iters: int) -> None:
     from detnas.experiments import data_root_options  # needs mmengine: after the install
     data_opts = data_root_options(data)
     epochs = max(1, iters // 8)  # 64 images, batch 8
-    for amp in (False, True):
+    cuda = report.steps['environment']['cuda_available']
+    for amp in (False, True) if cuda else (False,):  # mmengine's AMP wrapper needs a device
         name = 'train_amp' if amp else 'train_fp32'
         report.add(name, sh([sys.executable, 'tools/train.py',
                              'configs/baselines/gfocalv2_mbv2_fpn_demo.py', '--work-dir',
@@ -159,7 +161,8 @@ def stage_b(report: Report, wheels: str, jobs: int, iters: int) -> None:
                             osp.join(logs, 'search.log')))
     report.add('ddp', sh(['bash', 'tools/dist_train.sh', 'tests/configs/retinanet_tiny.py', '1',
                           '--work-dir', osp.join(logs, 'ddp'), '--cfg-options',
-                          'train_cfg.max_epochs=1', *data_opts], osp.join(logs, 'ddp.log')))
+                          'train_cfg.max_epochs=1', *data_opts], osp.join(logs, 'ddp.log'),
+                         env=dict(PYTHON=sys.executable)))
 
 
 def download_wheels(folder: str) -> None:

@@ -7,7 +7,7 @@ GPUS=$3
 shift 3
 PORT=${PORT:-29500}
 cd "$(dirname "$0")/.." || exit 1
-PYTHONPATH=".:$PYTHONPATH" exec python -m torch.distributed.run \
+PYTHONPATH=".:$PYTHONPATH" exec "${PYTHON:-python}" -m torch.distributed.run \
     --nnodes="${NNODES:-1}" --node_rank="${NODE_RANK:-0}" --master_addr="${MASTER_ADDR:-127.0.0.1}" \
     --nproc_per_node="$GPUS" --master_port="$PORT" \
     tools/test.py "$CONFIG" "$CHECKPOINT" --launcher pytorch "$@"

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Distributed training with torchrun: tools/dist_train.sh CONFIG NUM_PROCS [train.py args]
-# (gloo on machines without CUDA, nccl otherwise). NNODES/NODE_RANK/PORT/MASTER_ADDR as in mmdet.
+# (gloo on machines without CUDA, nccl otherwise). NNODES/NODE_RANK/PORT/MASTER_ADDR as in mmdet;
+# PYTHON picks the interpreter (default: python on PATH).
 CONFIG=$1
 GPUS=$2
 shift 2
 PORT=${PORT:-29500}
 cd "$(dirname "$0")/.." || exit 1
-PYTHONPATH=".:$PYTHONPATH" exec python -m torch.distributed.run \
+PYTHONPATH=".:$PYTHONPATH" exec "${PYTHON:-python}" -m torch.distributed.run \
     --nnodes="${NNODES:-1}" --node_rank="${NODE_RANK:-0}" --master_addr="${MASTER_ADDR:-127.0.0.1}" \
     --nproc_per_node="$GPUS" --master_port="$PORT" \
     tools/train.py "$CONFIG" --launcher pytorch "$@"

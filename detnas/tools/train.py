@@ -38,6 +38,11 @@ def main(argv=None):
     cfg.launcher = args.launcher
     cfg.work_dir = args.work_dir or cfg.get('work_dir') or default_work_dir(args.config)
     if args.amp:
+        import torch
+        from detnas.utils.errors import DetnasInputError
+        if not torch.cuda.is_available():  # mmengine's AmpOptimWrapper asserts a device
+            raise DetnasInputError('--amp needs a CUDA device and this machine has none; '
+                                   'train without --amp')
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
     if args.auto_scale_lr:

@@ -153,6 +153,12 @@ def test_override_typos_are_named(args, needles):
     _refused(['tools/train.py', CFG, *args], needles)
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason='AMP is refused only without CUDA')
+def test_amp_without_a_gpu_is_refused_by_name(tmp_path):
+    _refused(['tools/train.py', CFG, '--amp', '--work-dir', str(tmp_path / 'w')],
+             ['--amp needs a CUDA device', 'without --amp'], tmp_path / 'w')
+
+
 def test_config_file_problems(tmp_path):
     _refused(['tools/train.py', str(tmp_path / 'none.py')], ['none.py', 'does not exist'])
     broken = tmp_path / 'broken.py'
