@@ -131,6 +131,9 @@ def main(argv=None):
             row['difference'] = row['ap_searched'] - row['ap_uniform']
             row['difference_interval'] = paired_difference_interval(
                 row['ap_searched_per_seed'], row['ap_uniform_per_seed'], LEVEL)
+        searched = arms.get(f'searched_{budget:g}')
+        if searched is not None:
+            row.update(uniform_curve_at(arms, searched))
         budgets[f'{budget:g}'] = row
     result = dict(command=' '.join(['python', 'bench/pareto_vs_uniform.py', *(
         sys.argv[1:] if argv is None else argv)]), date=time.strftime('%Y-%m-%d'),
@@ -148,6 +151,40 @@ def main(argv=None):
     return result
 
 
+def uniform_curve_at(arms: dict, searched: dict) -> dict:
+    """The searched arm against the uniform-scaling curve at its own FLOPs: per training
+    seed, the curve through the uniform arms and the seed (AP vs FLOPs, linear between
+    points) is read at the searched FLOPs, then paired with the searched AP. Empty when the
+    searched FLOPs lie outside the curve (no extrapolation).
+
+    Args:
+        arms: the bench's arms (``flops``, ``ap_per_seed`` in the seeds' order).
+        searched: the searched arm.
+    """
+    import numpy as np
+    curve = sorted((a['flops'], a['ap_per_seed']) for n, a in arms.items()
+                   if n.startswith('uniform') or n == 'seed')
+    flops = [f for f, _ in curve]
+    if len(curve) < 2 or not flops[0] <= searched['flops'] <= flops[-1]:
+        return {}
+    at = [float(np.interp(searched['flops'], flops, [aps[i] for _, aps in curve]))
+          for i in range(len(searched['ap_per_seed']))]
+    return dict(ap_uniform_at_flops=sum(at) / len(at), ap_uniform_at_flops_per_seed=at,
+                difference_at_flops=searched['ap'] - sum(at) / len(at),
+                difference_at_flops_interval=paired_difference_interval(
+                    searched['ap_per_seed'], at, LEVEL))
+
+
+def verdict(interval) -> str:
+    """'met' / 'not met' / 'not decided' for the 1.5 AP goal from a paired interval."""
+    return ('met' if interval and interval[0] >= GOAL else
+            'not met' if interval and interval[1] < GOAL else 'not decided')
+
+
+def interval_text(interval) -> str:
+    return f'{100 * interval[0]:+.1f} .. {100 * interval[1]:+.1f}' if interval else 'n/a'
+
+
 def to_markdown(r: dict) -> str:
     pct = lambda v: 'n/a' if v is None else f'{100 * v:.1f}'  # noqa: E731
     lines = ['# Searched vs uniformly scaled backbones (demo data, generated — not COCO)', '',
@@ -163,14 +200,22 @@ def to_markdown(r: dict) -> str:
     lines += ['', f'| budget | searched - uniform AP | {LEVEL * 100:.0f} % paired interval | '
               'goal (>= 1.5 AP) |', '|---|---|---|---|']
     for key, row in r['budgets'].items():
-        if 'difference' not in row:
-            continue
-        interval = row['difference_interval']
-        verdict = ('met' if interval and interval[0] >= GOAL else
-                   'not met' if interval and interval[1] < GOAL else 'not decided')
-        lines.append(f"| {key} | {100 * row['difference']:+.1f} | "
-                     + (f'{100 * interval[0]:+.1f} .. {100 * interval[1]:+.1f}' if interval
-                        else 'n/a') + f' | {verdict} |')
+        if 'difference' in row:
+            interval = row['difference_interval']
+            lines.append(f"| {key} | {100 * row['difference']:+.1f} | "
+                         f'{interval_text(interval)} | {verdict(interval)} |')
+    lines += ['', 'At equal FLOPs: the searched arch against the uniform-scaling curve (uniform '
+              'arms and the seed, linear in FLOPs, per seed) read at the searched FLOPs.', '',
+              '| budget | searched MFLOPs | searched AP | uniform curve AP | difference | '
+              f'{LEVEL * 100:.0f} % paired interval | goal (>= 1.5 AP) |',
+              '|---|---|---|---|---|---|---|']
+    for key, row in r['budgets'].items():
+        if 'difference_at_flops' in row:
+            interval = row['difference_at_flops_interval']
+            lines.append(f"| {key} | {row['flops_searched'] / 1e6:.0f} | "
+                         f"{pct(row['ap_searched'])} | {pct(row['ap_uniform_at_flops'])} | "
+                         f"{100 * row['difference_at_flops']:+.1f} | {interval_text(interval)} "
+                         f'| {verdict(interval)} |')
     return '\n'.join(lines) + '\n'
 
 
