@@ -11,3 +11,17 @@ def tiny_coco(tmp_path_factory):
                         objects_per_image=(2, 5), min_size=10, max_size=64)
     make_demo_coco(out, spec, progress=False)
     return out
+
+
+@pytest.fixture(scope='session', autouse=True)
+def private_cache_dir(tmp_path_factory):
+    """Decode caches (detnas.datasets.image_check) of this session, and of the tools it
+    runs, go to a temporary folder instead of ~/.cache/detnas."""
+    import os
+    old = os.environ.get('DETNAS_CACHE_DIR')
+    os.environ['DETNAS_CACHE_DIR'] = str(tmp_path_factory.mktemp('detnas_cache'))
+    yield os.environ['DETNAS_CACHE_DIR']
+    if old is None:
+        os.environ.pop('DETNAS_CACHE_DIR', None)
+    else:
+        os.environ['DETNAS_CACHE_DIR'] = old

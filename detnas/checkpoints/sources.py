@@ -103,8 +103,12 @@ def load_seed(name: str, family: Optional[str] = None, layout: Optional[str] = N
         try:
             raw = torch.load(path, map_location='cpu', weights_only=True)
         except Exception as e:  # a truncated or foreign file
-            raise DetnasInputError(f'cannot read checkpoint {path}: {e}') from e
-    return convert_checkpoint(unwrap_state_dict(raw), family, layout)
+            raise DetnasInputError(f'cannot read checkpoint {path}: {e}; download or copy it '
+                                   'again') from e
+    try:
+        return convert_checkpoint(unwrap_state_dict(raw), family, layout)
+    except ValueError as e:  # no tensors, or keys of no known layout (DetnasInputError)
+        raise DetnasInputError(f'seed {name}: {e}') from None
 
 
 def load_from_detnas(filename: str, map_location=None):

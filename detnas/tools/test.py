@@ -3,7 +3,8 @@
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--json-prefix PREFIX]
                          [--cfg-options k=v ...] [--launcher pytorch]
 
-The checkpoint must fit the model key for key (a mismatch is an error listing the keys).
+The checkpoint must fit the model key for key (a mismatch is an error listing the keys);
+the checkpoint and the test data are checked before the runner prints or makes folders.
 --json-prefix also writes PREFIX.bbox.json, which tools/eval_coco.py evaluates.
 """
 import argparse
@@ -27,9 +28,10 @@ def main(argv=None):
     args = parse_args(argv)
     import detnas  # noqa: F401
     from detnas.utils.checkpoint import load_checked_state_dict
-    from detnas.utils.config import (build_runner, default_work_dir, load_config,
-                                     prepare_runtime)
+    from detnas.utils.config import (build_model, build_runner, default_work_dir,
+                                     load_config, prepare_runtime)
     from detnas.utils.errors import DetnasInputError
+    from detnas.utils.preflight import check_datasets
 
     if not osp.isfile(args.checkpoint):
         raise DetnasInputError(f'checkpoint {args.checkpoint!r} does not exist')
@@ -41,8 +43,10 @@ def main(argv=None):
     if args.json_prefix:
         cfg.test_evaluator.outfile_prefix = args.json_prefix
     prepare_runtime(cfg)
+    # a refused run leaves nothing behind: checkpoint and data first, then the runner
+    load_checked_state_dict(build_model(cfg, args.config), args.checkpoint, args.config)
+    check_datasets(cfg, ('test_dataloader', ))
     runner = build_runner(cfg, args.config)
-    load_checked_state_dict(runner.model, args.checkpoint, args.config)
     metrics = runner.test()
     if runner.rank == 0:
         os.makedirs(cfg.work_dir, exist_ok=True)

@@ -31,7 +31,7 @@ def main(argv=None):
     from detnas.utils.lock import WorkDirLock
     from detnas.utils.preflight import (check_checkpoint_file, check_datasets,
                                         check_pretrained_inits, resume_checkpoint,
-                                        warn_unknown_top_level_keys)
+                                        resumed_seed, warn_unknown_top_level_keys)
 
     cfg = load_config(args.config, args.cfg_options, args.allow_new_keys)
     warn_unknown_top_level_keys(cfg, args.config)
@@ -49,11 +49,16 @@ def main(argv=None):
         cfg.auto_scale_lr.enable = True
     # every input is checked before the runner prints, makes folders or trains
     if args.resume == 'auto':
-        resume_checkpoint(cfg.work_dir)
+        resume_from = resume_checkpoint(cfg.work_dir)
         cfg.resume, cfg.load_from = True, None
     elif args.resume:
         check_checkpoint_file(args.resume, '--resume')
+        resume_from = args.resume
         cfg.resume, cfg.load_from = True, args.resume
+    if args.resume:  # same seed, so the same sampler order and worker seeds as before
+        seed = resumed_seed(resume_from)
+        if seed is not None:
+            cfg.randomness = dict(cfg.get('randomness') or {}, seed=seed)
     if cfg.get('load_from'):
         check_checkpoint_file(cfg.load_from, 'load_from')
     prepare_runtime(cfg)

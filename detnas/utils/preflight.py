@@ -4,9 +4,11 @@ trains a single iteration: a refused run leaves nothing behind and says one thin
 * :func:`check_checkpoint_file` - a ``load_from`` / ``--resume`` / ``--checkpoint`` file
   exists and can be read (a truncated download fails here, not mid-way);
 * :func:`resume_checkpoint` - ``--resume`` finds a checkpoint in the work dir;
-* :func:`check_pretrained_inits` - every ``init_cfg=dict(type='Pretrained', checkpoint=PATH)``
-  names a file that exists and gives the module every tensor it has, in its shape (mmengine
-  only warns, and the run trains from random weights);
+  :func:`resumed_seed` - the seed the resumed run continues with;
+* :func:`check_pretrained_inits` - every ``init_cfg=dict(type='Pretrained', checkpoint=...)``
+  (a plain path or a ``detnas://`` seed) names a file that exists, can be read and gives the
+  module every tensor it has, in its shape (mmengine only warns, and the run trains from
+  random weights);
 * :func:`check_datasets` - the data sets build (annotation files, images: the
   ``ValidatedCocoDataset`` checks);
 * :func:`warn_unknown_top_level_keys` - a top-level config key that is a near miss of a
@@ -67,6 +69,27 @@ def resume_checkpoint(work_dir: str) -> str:
     return path
 
 
+def resumed_seed(path: str) -> Optional[int]:
+    """The random seed of the run that wrote a training checkpoint (``meta.seed``), or None.
+
+    mmengine 0.10.7 builds the training data loader (its sampler's shuffling seed, its
+    workers' seeds) from the new run's seed *before* it resumes and restores the old seed,
+    so without this a resumed run whose config sets no seed shuffles the data differently
+    from the run it continues. Set ``cfg.randomness.seed`` to this value first.
+
+    Args:
+        path: a checkpoint that :func:`check_checkpoint_file` accepted.
+    """
+    import torch
+    try:  # memory-mapped: only the metadata is read
+        ckpt = torch.load(path, map_location='cpu', weights_only=False, mmap=True)
+    except RuntimeError:  # a legacy (non-zip) file cannot be mapped
+        ckpt = torch.load(path, map_location='cpu', weights_only=False)
+    meta = ckpt.get('meta') if isinstance(ckpt, dict) else None
+    seed = meta.get('seed') if isinstance(meta, dict) else None
+    return seed if isinstance(seed, int) else None
+
+
 def pretrained_inits(model: dict, where: str = 'model') -> Iterator[Tuple[str, dict]]:
     """``(config key, init_cfg)`` of every ``Pretrained`` init in a model config."""
     if isinstance(model, dict):
@@ -83,24 +106,37 @@ def pretrained_inits(model: dict, where: str = 'model') -> Iterator[Tuple[str, d
 
 
 def check_pretrained_inits(cfg: Config, model=None) -> None:
-    """Every plain-path ``Pretrained`` checkpoint exists and, when ``model`` (the built,
-    uninitialised detector) is given, provides each tensor of the module it initialises
-    in its shape; extra keys (an ImageNet classifier) are fine. ``detnas://`` seeds are
-    checked by :class:`~detnas.engine.SeedCheckHook` and the seed loaders.
+    """Every ``Pretrained`` checkpoint of the model config exists and can be read (a
+    ``detnas://`` seed: found, of a known layout, converted) and, when ``model`` (the
+    built, uninitialised detector) is given, provides each tensor of the module it
+    initialises in its shape; extra keys (an ImageNet classifier) are fine. URLs are left
+    to their loaders. ``custom_hooks=[dict(type='SeedCheckHook', strict=False)]`` lets a
+    ``detnas://`` seed that does not fit through (the hook logs the keys instead).
 
     Raises:
-        DetnasInputError: a missing or unreadable file, or a checkpoint that leaves some of
-            the module's tensors at random init (the keys are listed).
+        DetnasInputError: a missing or unreadable file, or a seed of no known layout.
+        CheckpointMismatchError: a checkpoint that leaves some of the module's tensors at
+            random init (the keys are listed).
     """
-    from ..checkpoints.sources import SCHEME
+    from ..checkpoints.sources import SCHEME, load_seed
     from .checkpoint import CheckpointMismatchError, compare_state_dicts
     modules = dict(model.named_modules()) if model is not None else {}
+    lenient = any(isinstance(h, dict) and h.get('type') == 'SeedCheckHook' and
+                  h.get('strict') is False for h in cfg.get('custom_hooks') or [])
     for where, init in pretrained_inits(cfg.model.to_dict()):
         path = str(init.get('checkpoint', ''))
-        if not path or path.startswith(SCHEME) or '://' in path:
+        name = where[len('model.'):] if where != 'model' else ''
+        module = modules.get(name)
+        if path.startswith(SCHEME):
+            state = load_seed(path).backbone  # its errors name the file and the fix
+            if module is not None and not lenient:
+                problem = seed_mismatch(path, name, module, state)
+                if problem:
+                    raise CheckpointMismatchError(problem)
+            continue
+        if not path or '://' in path:
             continue
         check_checkpoint_file(path, f'{where}.init_cfg.checkpoint')
-        module = modules.get(where[len('model.'):] if where != 'model' else '')
         if module is None:
             continue
         state = _checkpoint_state(path, init.get('prefix'))
@@ -112,6 +148,25 @@ def check_pretrained_inits(cfg: Config, model=None) -> None:
                 f'({type(module).__name__}): training would start from random weights for:\n'
                 f'{mismatch.describe()}\nUse a checkpoint of that architecture (detnas:// '
                 'converts torchvision / timm / mmpretrain layouts), or init_cfg=None.')
+
+
+def seed_mismatch(seed: str, name: str, module, state: Dict) -> Optional[str]:
+    """The error message for a ``detnas://`` seed that does not fit ``module`` key for key
+    (``None`` if it fits); shared with :class:`~detnas.engine.SeedCheckHook`.
+
+    Args:
+        seed: the ``detnas://`` checkpoint, as configured.
+        name: the module's name in the model (``'backbone'``).
+        module: the module the seed initialises.
+        state: the converted seed (``load_seed(seed).backbone``).
+    """
+    from .checkpoint import compare_state_dicts
+    mismatch = compare_state_dicts(module.state_dict(), state)
+    if not mismatch:
+        return None
+    return (f'seed {seed} does not fit {name or "model"} ({type(module).__name__}):\n'
+            f'{mismatch.describe()}\nUse a seed of the same family and width, or set '
+            'init_cfg=None to train from scratch.')
 
 
 def _checkpoint_state(path: str, prefix: Optional[str]) -> Dict:

@@ -112,3 +112,18 @@ def test_sets_without_usable_boxes_are_refused(tmp_path, tiny_coco):
     with pytest.raises(DatasetError, match=r'holds no box .* every COCO metric would be -1'):
         build(root, test_mode=True)
     assert len(build(root, test_mode=True, allow_empty_gt=True)) == 6
+
+
+def test_images_that_cannot_be_decoded_are_named(tmp_path, tiny_coco, monkeypatch):
+    monkeypatch.setenv('DETNAS_CACHE_DIR', str(tmp_path / 'cache'))
+    root = tmp_path / 'copy'
+    shutil.copytree(tiny_coco, root)
+    data = (root / 'val' / 'val_00001.jpg').read_bytes()
+    (root / 'val' / 'val_00001.jpg').write_bytes(data[:len(data) // 2])  # a cut download
+    (root / 'val' / 'val_00003.jpg').write_bytes(b'<html>404 Not Found</html>' * 20)
+    with pytest.raises(DatasetError, match=r"2 image file\(s\) listed in '.*instances_val.json' "
+                       r'cannot be decoded \(truncated or not an image\), e\.g\. .*val_00001.jpg '
+                       r'\(OSError: image file is truncated.*val_00003.jpg \(not an image.*'
+                       r'remove them from the annotation file'):
+        build(root)
+    assert len(build(root, decode_images=False)) == 6  # the opt-out: existence only

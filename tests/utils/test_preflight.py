@@ -73,6 +73,28 @@ def test_pretrained_paths_must_exist_and_fit(tmp_path):
         check_pretrained_inits(cfg, MODELS.build(cfg.model))
 
 
+def test_detnas_seeds_are_read_and_fitted_before_the_run(tmp_path):
+    from mmdet.models.backbones import ResNet
+    from mmdet.registry import MODELS
+    from mmengine.registry import init_default_scope
+
+    import detnas  # noqa: F401
+    init_default_scope('mmdet')
+    cfg = _detector_cfg('detnas://mobilenet_v2_imagenet')
+    check_pretrained_inits(cfg, MODELS.build(cfg.model))  # the bundled seed fits
+    torch.save(ResNet(depth=18).state_dict(), tmp_path / 'r18.pth')
+    cfg = _detector_cfg(f'detnas://{tmp_path}/r18.pth')
+    with pytest.raises(CheckpointMismatchError, match=r'seed detnas://.*r18.pth does not fit '
+                                                      r'backbone \(MobileNetV2\)'):
+        check_pretrained_inits(cfg, MODELS.build(cfg.model))
+    cfg.custom_hooks = [dict(type='SeedCheckHook', strict=False)]  # the hook's opt-out
+    check_pretrained_inits(cfg, MODELS.build(cfg.model))
+    torch.save({'encoder.weight': torch.zeros(2)}, tmp_path / 'foreign.pth')
+    cfg = _detector_cfg(f'detnas://{tmp_path}/foreign.pth')
+    with pytest.raises(DetnasInputError, match=r'foreign.pth: cannot tell the layout'):
+        check_pretrained_inits(cfg)  # read even when load_from replaces the init
+
+
 def test_near_misses_of_runner_keys_are_warned(tmp_path, capsys):
     MMLogger.get_instance('detnas_test_warn')
     warn_unknown_top_level_keys(Config(dict(train_cfgg=dict(max_epochs=1), my_note='x')),

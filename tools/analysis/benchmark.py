@@ -5,7 +5,9 @@
         [--warmup 5] [--threads N] [--json]
 
 Runs the full predict path (backbone, neck, head, NMS) on one image tensor. Report the
-machine with the numbers: they are only comparable on the same one.
+machine with the numbers: they are only comparable on the same one. CHECKPOINT must fit the
+config's model key for key, as in tools/test.py (a truncated file or a checkpoint of another
+config is an error that names the file and the keys).
 """
 import argparse
 import json
@@ -32,7 +34,7 @@ def main():
     import detnas  # noqa: F401
     import torch
     from mmdet.structures import DetDataSample
-    from mmengine.runner import load_checkpoint
+    from detnas.utils.checkpoint import load_checked_state_dict
     from detnas.utils.config import build_detector, load_config
     from detnas.utils.latency import measure_latency
 
@@ -41,7 +43,9 @@ def main():
     cfg = load_config(args.config, args.cfg_options)
     model = build_detector(cfg)  # random weights: counting and timing need none
     if args.checkpoint:
-        load_checkpoint(model, args.checkpoint, map_location='cpu', strict=True)
+        # checked key for key; strict=False only lets BN's num_batches_tracked be absent
+        model.load_state_dict(load_checked_state_dict(model, args.checkpoint, args.config),
+                              strict=False)
     h, w = args.shape
     x = torch.rand(1, 3, h, w) * 255
     sample = DetDataSample(metainfo=dict(img_shape=(h, w), ori_shape=(h, w),

@@ -4,7 +4,8 @@ from mmengine.model import is_model_wrapper
 from mmdet.registry import HOOKS
 
 from ...checkpoints.sources import SCHEME, load_seed
-from ...utils.checkpoint import CheckpointMismatchError, compare_state_dicts
+from ...utils.checkpoint import CheckpointMismatchError
+from ...utils.preflight import seed_mismatch
 
 
 @HOOKS.register_module()
@@ -36,14 +37,11 @@ class SeedCheckHook(Hook):
                 ckpt = cfg.get('checkpoint', '') if isinstance(cfg, dict) else ''
                 if cfg.get('type') != 'Pretrained' or not str(ckpt).startswith(SCHEME):
                     continue
-                mismatch = compare_state_dicts(module.state_dict(), load_seed(ckpt).backbone)
-                if not mismatch:
+                msg = seed_mismatch(ckpt, name, module, load_seed(ckpt).backbone)
+                if not msg:
                     runner.logger.info(f'seed {ckpt} matches {name or "model"} '
                                        f'({type(module).__name__}) key for key')
                     continue
-                msg = (f'seed {ckpt} does not fit {name or "model"} '
-                       f'({type(module).__name__}):\n{mismatch.describe()}\nUse a seed of the '
-                       'same family and width, or set init_cfg=None to train from scratch.')
                 if self.strict:
                     raise CheckpointMismatchError(msg)
                 runner.logger.warning(msg)

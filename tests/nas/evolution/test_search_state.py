@@ -92,8 +92,14 @@ def test_corrupt_or_truncated_state_is_a_clear_error(tmp_path):
     path.write_text(text[:len(text) // 2])
     with pytest.raises(DetnasInputError, match=rf'{path}.*corrupt or truncated.*delete it'):
         make_search(tmp_path).run(resume=True)
-    path.write_text('[1, 2]')
-    with pytest.raises(DetnasInputError, match=r'lacks .*--resume'):
+    for content in ('[1, 2]', '{}'):
+        path.write_text(content)
+        with pytest.raises(DetnasInputError, match=r'lacks .*--resume'):
+            make_search(tmp_path).run(resume=True)
+    state = json.loads(text)
+    state['population'][0][0] = 99  # the genome has 8 choices per gene
+    path.write_text(json.dumps(state))
+    with pytest.raises(DetnasInputError, match=r"gene 'gene0' = 99 is outside 0..7.*--resume"):
         make_search(tmp_path).run(resume=True)
     with pytest.raises(DetnasInputError, match='no search state'):
         make_search(tmp_path).run(resume_from=str(tmp_path / 'elsewhere'))
