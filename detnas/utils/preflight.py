@@ -136,7 +136,7 @@ def check_pretrained_inits(cfg: Config, model=None) -> None:
             continue
         if not path or '://' in path:
             continue
-        check_checkpoint_file(path, f'{where}.init_cfg.checkpoint')
+        check_checkpoint_file(path, f'{where}.init_cfg')
         if module is None:
             continue
         state = _checkpoint_state(path, init.get('prefix'))

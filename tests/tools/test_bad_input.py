@@ -208,7 +208,7 @@ def test_plain_path_seeds_are_checked_like_detnas_seeds(tiny_coco, tmp_path):
     work = tmp_path / 'work'
     _refused(['tools/train.py', CFG, '--work-dir', str(work), '--cfg-options', *opts,
               f'model.backbone.init_cfg.checkpoint={tmp_path}/seed.pth'],
-             ['model.backbone.init_cfg.checkpoint', 'seed.pth', 'does not exist'], work)
+             ['model.backbone.init_cfg checkpoint', 'seed.pth', 'does not exist'], work)
     torch.save({'conv1.weight': torch.zeros(64, 3, 7, 7)}, tmp_path / 'resnet.pth')
     _refused(['tools/train.py', CFG, '--work-dir', str(work), '--cfg-options', *opts,
               f'model.backbone.init_cfg.checkpoint={tmp_path}/resnet.pth'],
@@ -237,7 +237,7 @@ SEED_CASES = {  # model.backbone.init_cfg.checkpoint -> the message's key words
     'truncated detnas:// seed': ('detnas://{cut}', [
         'cannot read checkpoint', 'half.pth', 'download or copy it again']),
     'truncated plain-path seed': ('{cut}', [
-        'model.backbone.init_cfg.checkpoint', 'half.pth', 'cannot be read']),
+        'model.backbone.init_cfg checkpoint', 'half.pth', 'cannot be read']),
 }
 
 

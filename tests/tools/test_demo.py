@@ -14,7 +14,7 @@ def _demo(cfg, tiny_coco, work, *extra):
     return run_tool(['tools/demo.py', '--config', cfg, '--data-root', tiny_coco, '--work-dir',
                      str(work), '--shape', '128', '128', '--epochs', '1',
                      '--supernet-epochs', '1', '--population', '4', '--generations', '2',
-                     *extra], timeout=900)
+                     *extra], timeout=1800)
 
 
 def test_demo_trains_evaluates_and_summarises(tiny_coco, tmp_path):
