@@ -35,9 +35,10 @@ def main(argv=None):
     from mmengine.dist import get_dist_info, init_dist
     from mmengine.logging import MMLogger
     from mmengine.registry import init_default_scope
-    from detnas.nas.pipeline import LOGGER_NAME, SearchSettings, run_search
-    from detnas.utils.config import default_work_dir, load_config, prepare_runtime
+    from detnas.nas.pipeline import LOGGER_NAME, SearchPlan, SearchSettings, run_search
+    from detnas.utils.config import build_model, default_work_dir, load_config, prepare_runtime
     from detnas.utils.lock import WorkDirLock
+    from detnas.utils.preflight import check_datasets, check_pretrained_inits
 
     cfg = load_config(args.config, args.cfg_options, args.allow_new_keys,
                       defaults=SearchSettings.config_keys())
@@ -47,6 +48,10 @@ def main(argv=None):
     if args.launcher != 'none' and not torch.distributed.is_initialized():
         init_dist(args.launcher, **cfg.env_cfg.get('dist_cfg', {}))
     init_default_scope(cfg.get('default_scope', 'mmdet'))
+    # everything is read and checked before the first folder is made
+    plan = SearchPlan.from_config(cfg, work_dir, args.seed, args.resume, args.launcher)
+    check_pretrained_inits(plan.seed_cfg, build_model(plan.seed_cfg, args.config))
+    check_datasets(plan.seed_cfg, ('train_dataloader',))
     lock = WorkDirLock(os.path.join(work_dir, 'search'), f'the search of {args.config}')
     if get_dist_info()[0] == 0:
         lock.acquire()
@@ -55,7 +60,7 @@ def main(argv=None):
     else:
         MMLogger.get_instance(LOGGER_NAME, log_level='WARNING')
     try:
-        run_search(cfg, work_dir, seed=args.seed, resume=args.resume, launcher=args.launcher)
+        run_search(plan)
     finally:
         lock.release()
 

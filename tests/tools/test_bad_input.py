@@ -12,7 +12,8 @@ Here (issue 22's matrix):
   path, one that does not fit, a missing ``detnas://`` seed, a seed of another family, a dict
   of no known layout, a truncated seed (plain path and ``detnas://``); tools/test.py with a
   truncated checkpoint or one of another config, the same two in
-  tools/analysis/benchmark.py, a truncated seed in tools/analysis/map_weights.py;
+  tools/analysis/benchmark.py, a truncated seed in tools/analysis/map_weights.py; a seed of
+  another family and a truncated one refused by tools/search.py before it writes anything;
 * config: typos in ``--cfg-options`` (a nested and a top-level key), a missing config, a
   syntax error, a near-miss top-level key in a config file (warned), ``--amp`` without CUDA;
 * tools/eval_coco.py with a 0-byte, malformed or score-less detections file;
@@ -43,6 +44,7 @@ import torch
 from helpers import run_tool, tiny_data_options
 
 CFG = 'tests/configs/retinanet_tiny.py'
+SEARCH_CFG = 'tests/configs/retinanet_mbv2_search_tiny.py'
 
 
 def _copy_data(tiny_coco, tmp_path, edit=None, split='train'):
@@ -241,12 +243,18 @@ SEED_CASES = {  # model.backbone.init_cfg.checkpoint -> the message's key words
 }
 
 
-@pytest.mark.parametrize('case', list(SEED_CASES))
-def test_seeds_that_cannot_initialise_the_backbone_are_refused(tiny_coco, tmp_path, case):
+SEED_RUNS = ([('tools/train.py', CFG, case) for case in SEED_CASES] +
+             [('tools/search.py', SEARCH_CFG, case)
+              for case in ('seed of another family', 'truncated plain-path seed')])
+
+
+@pytest.mark.parametrize('tool,config,case', SEED_RUNS)
+def test_seeds_that_cannot_initialise_the_backbone_are_refused(tiny_coco, tmp_path, tool,
+                                                                config, case):
     checkpoint, needles = SEED_CASES[case]
     checkpoint = checkpoint.format(**_seed_files(tmp_path))
     work = tmp_path / 'work'
-    _refused(['tools/train.py', CFG, '--work-dir', str(work), '--cfg-options',
+    _refused([tool, config, '--work-dir', str(work), '--cfg-options',
               *tiny_data_options(tiny_coco), f'model.backbone.init_cfg.checkpoint={checkpoint}'],
              needles, work)
 

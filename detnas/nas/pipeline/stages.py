@@ -1,7 +1,7 @@
 """``tools/search.py`` end to end: a plan resolved once, then five visible stages.
 
-:func:`run_search` builds a :class:`~.plan.SearchPlan` from the config and runs
-:data:`STAGES` in order on one :class:`SearchRun` (outputs under ``<work_dir>/search/``):
+:func:`run_search` takes a :class:`~.plan.SearchPlan` (the config read and validated once,
+by ``SearchPlan.from_config``) and runs :data:`STAGES` in order on one :class:`SearchRun` (outputs under ``<work_dir>/search/``):
 
 1. **split** (:mod:`.split`): ``split/search_train.json`` (supernet training, BN
    calibration) and ``split/heldout.json`` (candidate scores) from the training
@@ -419,25 +419,19 @@ def write_summary(run: SearchRun) -> None:
         f'fine-tune it with: python tools/train.py {run.export.config}')
 
 
-def run_search(cfg: Config, work_dir: str, seed: int = 0, resume: bool = False,
-               launcher: str = 'none') -> SearchOutputs:
+def run_search(plan: SearchPlan) -> SearchOutputs:
     """Runs the whole search (see the module docstring).
 
     Args:
-        cfg: the search config: a seed detector config plus a ``search`` section.
-        work_dir: ``work_dirs/<name>``; outputs go to ``<work_dir>/search``.
-        seed: seed of the split, the sandwich sampling, the runner and the evolution.
-        resume: continue supernet training and the evolution from their saved state.
-        launcher: ``'none'`` or ``'pytorch'`` (torchrun; the process group must be
-            initialised by the caller).
+        plan: the search, read from its config by :meth:`SearchPlan.from_config` (which
+            raises on bad settings, a space the seed does not fit or an unknown op). On
+            more than one rank the process group must be initialised by the caller.
 
     Raises:
-        DetnasInputError: bad settings, a space the seed does not fit, an unknown op,
-            unreachable constraints, or a corrupt resume file.
+        DetnasInputError: unreachable constraints, or a corrupt resume file.
     """
     start = time.perf_counter()
-    run = SearchRun(SearchPlan.from_config(cfg, work_dir, seed, resume, launcher),
-                    rank=get_dist_info()[0])
+    run = SearchRun(plan, rank=get_dist_info()[0])
     os.makedirs(run.plan.search_dir, exist_ok=True)
     for name, stage in STAGES:
         t0 = time.perf_counter()
