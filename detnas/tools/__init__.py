@@ -13,6 +13,7 @@ TOOLS = dict(train='train a detector (mmengine Runner)',
              test='evaluate a checkpoint on the test split',
              search='adapt the backbone: supernet + NSGA-II, export the chosen sub-net',
              eval_coco='COCO-evaluate a detections json',
+             convert='convert VOC xml / YOLO txt / CSV labels to a COCO json',
              demo='the main job on the embedded demo data')
 
 
