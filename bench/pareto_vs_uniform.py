@@ -14,6 +14,8 @@ schedule and the same training seeds:
 
     python bench/pareto_vs_uniform.py [--budgets 0.5 0.75] [--seeds 0 1 2]
         [--data-root data/demo_coco_val400] [--arms seed uniform searched]
+        [--config configs/search/gfocalv2_mbv2_width_search_demo.py]
+        [--uniform-budgets 0.432 0.5]
 
 Writes ``<out>/pareto_vs_uniform.{json,md,png}`` (per budget ``ap_searched``,
 ``ap_uniform``, ``flops_searched``, ``flops_uniform``, per-seed values, a paired interval of
@@ -45,6 +47,9 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     p.add_argument('--config', default=SEARCH_CONFIG, help='search config (seed detector)')
     p.add_argument('--budgets', type=float, nargs='+', default=[0.5, 0.75])
+    p.add_argument('--uniform-budgets', type=float, nargs='+', metavar='BUDGET',
+                   help='budgets of the uniform arms (default: --budgets); e.g. the searched '
+                   "arch's own FLOPs share, for a comparison at exactly equal FLOPs")
     p.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
     p.add_argument('--mode', choices=('width', 'compound'), default='width')
     p.add_argument('--arms', nargs='+', choices=('seed', 'uniform', 'searched'),
@@ -76,15 +81,17 @@ def main(argv=None):
     arms = {}
     if 'seed' in args.arms:
         arms['seed'] = dict(budget=1.0, config=base, flops=seed_flops)
-    for budget in args.budgets:
-        if 'uniform' in args.arms and budget != 1.0:  # at 1.0 the uniform arm is the seed
+    uniform_budgets = args.uniform_budgets or args.budgets
+    for budget in sorted(set(args.budgets) | set(uniform_budgets)):
+        if 'uniform' in args.arms and budget in uniform_budgets and budget != 1.0:
+            # at 1.0 the uniform arm is the seed
             u = scale_to_flops(family, budget * seed_flops, SHAPE, args.mode)
             name = f'uniform_{args.mode}_{budget:g}'
             arms[name] = dict(budget=budget, flops=u.flops, width=u.width, depth=u.depth,
                               config=standalone_config(base, u.backbone, SEED,
                                                        osp.join(data_root, 'train'),
                                                        args.work_dir, name))
-        if 'searched' in args.arms:
+        if 'searched' in args.arms and budget in args.budgets:
             name = f'searched_{budget:g}'
             search_dir = osp.join(args.work_dir, f'search_{budget:g}')
             if args.supernet_from and not osp.exists(osp.join(search_dir, 'search',
