@@ -31,7 +31,7 @@ import time
 
 from mmengine.config import Config
 
-from detnas.experiments import (ensure_demo_data, experiment_config, mean_std, measure_costs,
+from detnas.experiments import (curve_at, ensure_demo_data, experiment_config, mean_std, measure_costs,
                                 paired_difference_interval, run_or_reuse, search_and_export)
 from detnas.experiments.standalone import standalone_config
 
@@ -168,14 +168,10 @@ def uniform_curve_at(arms: dict, searched: dict) -> dict:
         arms: the bench's arms (``flops``, ``ap_per_seed`` in the seeds' order).
         searched: the searched arm.
     """
-    import numpy as np
-    curve = sorted((a['flops'], a['ap_per_seed']) for n, a in arms.items()
-                   if n.startswith('uniform') or n == 'seed')
-    flops = [f for f, _ in curve]
-    if len(curve) < 2 or not flops[0] <= searched['flops'] <= flops[-1]:
+    at = curve_at([(a['flops'], a['ap_per_seed']) for n, a in arms.items()
+                   if n.startswith('uniform') or n == 'seed'], searched['flops'])
+    if at is None:
         return {}
-    at = [float(np.interp(searched['flops'], flops, [aps[i] for _, aps in curve]))
-          for i in range(len(searched['ap_per_seed']))]
     return dict(ap_uniform_at_flops=sum(at) / len(at), ap_uniform_at_flops_per_seed=at,
                 difference_at_flops=searched['ap'] - sum(at) / len(at),
                 difference_at_flops_interval=paired_difference_interval(

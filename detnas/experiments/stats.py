@@ -73,6 +73,26 @@ def paired_difference_interval(values: Sequence[float], reference: Sequence[floa
                              lambda a, b: (sum(a) - sum(b)) / len(a), level, resamples, seed)
 
 
+def curve_at(points: Sequence[Tuple[float, Sequence[float]]], x: float) -> Optional[list]:
+    """A curve measured per training seed, read at ``x``: for each seed, linear between the
+    two points around ``x``; None when ``x`` lies outside the points (no extrapolation).
+
+    Args:
+        points: ``(x, values per seed)`` in any order, every point with the same seeds.
+        x: where to read the curve (e.g. a searched arch's FLOPs on a uniform-scaling curve).
+    """
+    points = sorted(points, key=lambda p: p[0])
+    if not points or not points[0][0] <= x <= points[-1][0]:
+        return None
+    right = next(i for i, (px, _) in enumerate(points) if px >= x)
+    (x1, y1) = points[right]
+    if x1 == x or right == 0:
+        return list(y1)
+    (x0, y0) = points[right - 1]
+    t = (x - x0) / (x1 - x0)
+    return [a + t * (b - a) for a, b in zip(y0, y1)]
+
+
 def paired_ratio(runs: dict, arm: str, reference: str, level: float = 0.9
                  ) -> Optional[dict]:
     """Mean AP of ``arm`` over mean AP of ``reference`` on the seeds both finished, as

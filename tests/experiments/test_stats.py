@@ -4,7 +4,8 @@ import random
 import pytest
 from scipy import stats
 
-from detnas.experiments import (average_ranks, kendall_tau, paired_difference_interval,
+from detnas.experiments import (average_ranks, curve_at, kendall_tau,
+                                paired_difference_interval,
                                 spearman_rho)
 
 
@@ -45,3 +46,17 @@ def test_paired_difference_interval_is_the_exact_bootstrap_of_the_mean_differenc
     same = paired_difference_interval([0.5, 0.6, 0.7, 0.4], [0.4, 0.5, 0.6, 0.3])
     assert same == pytest.approx((0.1, 0.1))
     assert paired_difference_interval([0.1, 0.2], [0.2, 0.2]) is None
+
+
+def test_curve_at_reads_each_seed_linearly_and_never_extrapolates():
+    import numpy as np
+    points = [(597.0, [0.388, 0.406, 0.400]), (301.0, [0.314, 0.298, 0.290]),
+              (443.0, [0.371, 0.365, 0.360])]  # unsorted on purpose
+    xs = [301.0, 443.0, 597.0]
+    for x in (301.0, 350.0, 443.0, 500.0, 597.0):
+        expected = [np.interp(x, xs, [dict(points)[p][i] for p in xs]) for i in range(3)]
+        assert curve_at(points, x) == pytest.approx(expected, abs=1e-12)
+    assert curve_at(points, 350.0)[0] == pytest.approx(0.314 + (49 / 142) * (0.371 - 0.314))
+    assert curve_at(points, 300.0) is None and curve_at(points, 598.0) is None
+    assert curve_at([(258.0, [0.29])], 258.0) == [0.29]
+    assert curve_at([], 1.0) is None
