@@ -21,6 +21,25 @@ def run_tool(args, timeout=600, env=None):
                           timeout=timeout, env=full_env)
 
 
+def kill_9_when(args, ready, log_path, timeout=300):
+    """Starts ``python tools/...`` (output to ``log_path``), waits until ``ready()`` is true
+    and kills it with SIGKILL; fails if it ends first or ``ready`` takes over ``timeout``."""
+    import signal
+    import time
+    env = dict(os.environ, PYTHONUNBUFFERED='1', OMP_NUM_THREADS='1')
+    with open(log_path, 'w') as log:
+        proc = subprocess.Popen([sys.executable, *args], cwd=ROOT, stdout=log,
+                                stderr=subprocess.STDOUT, env=env)
+        deadline = time.time() + timeout
+        while not ready():
+            assert proc.poll() is None, f'it ended before the kill: {log_path}'
+            assert time.time() < deadline, f'not ready after {timeout} s: {log_path}'
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+
+
 def close(a, b, rel: float = 1e-5) -> bool:
     """``a`` equals ``b`` up to ``rel`` of ``b``'s largest magnitude."""
     return (a - b).abs().max().item() <= rel * b.abs().max().item()

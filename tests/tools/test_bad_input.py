@@ -340,27 +340,14 @@ def test_a_near_miss_top_level_key_is_warned(tiny_coco, tmp_path):
 
 @pytest.mark.slow
 def test_kill_9_mid_epoch_then_resume_loses_at_most_that_epoch(tiny_coco, tmp_path):
-    import signal
-    import subprocess
-    import sys
-    import time
-
-    from helpers import ROOT
+    from helpers import kill_9_when
 
     from detnas.utils.lock import LOCK_NAME
     work = tmp_path / 'work'
     args = ['tools/train.py', CFG, '--work-dir', str(work), '--cfg-options',
             *tiny_data_options(tiny_coco), 'train_cfg.max_epochs=3', 'train_cfg.val_interval=3']
-    first_log = open(tmp_path / 'first.log', 'w')
-    proc = subprocess.Popen([sys.executable, *args], cwd=ROOT, stdout=first_log,
-                            stderr=subprocess.STDOUT, env=dict(os.environ, OMP_NUM_THREADS='1'))
-    deadline = time.time() + 300
-    while not (work / 'last_checkpoint').is_file() and proc.poll() is None:
-        assert time.time() < deadline, 'no checkpoint after 300 s'
-        time.sleep(0.05)
-    os.kill(proc.pid, signal.SIGKILL)  # during epoch 2 (epoch 1 is saved)
-    proc.wait()
-    assert proc.returncode == -signal.SIGKILL
+    # during epoch 2 (epoch 1 is saved)
+    kill_9_when(args, (work / 'last_checkpoint').is_file, tmp_path / 'first.log')
     assert (work / LOCK_NAME).is_file()  # left behind by the killed run
     done = sorted(p for p in os.listdir(work) if p.startswith('epoch_'))
     resumed = run_tool([*args, '--resume'])
@@ -371,7 +358,6 @@ def test_kill_9_mid_epoch_then_resume_loses_at_most_that_epoch(tiny_coco, tmp_pa
     assert 'coco/bbox_mAP' in log and not (work / LOCK_NAME).exists()
     # the config sets no seed: the resumed run takes the killed run's (a new one would
     # shuffle the data in another order: mmengine builds the loader before it resumes)
-    first_log.close()
     seeds = [re.findall(r'^\s+seed: (\d+)$', text, re.M)
              for text in ((tmp_path / 'first.log').read_text(), log)]
     assert len(seeds[0]) == 1 and seeds[0] == seeds[1], seeds

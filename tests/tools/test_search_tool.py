@@ -6,7 +6,7 @@ import os.path as osp
 import shutil
 
 import pytest
-from helpers import run_tool, tiny_data_options
+from helpers import kill_9_when, run_tool, tiny_data_options
 from scipy.stats import spearmanr
 
 from detnas.nas.families.mobilenet_v2 import MobileNetV2SearchSpace
@@ -20,14 +20,22 @@ OUTPUTS = ('pareto.json', 'pareto.csv', 'pareto.png', 'chosen.yaml', 'chosen.py'
            'supernet/epoch_1.pth')
 
 
+def _search_args(tiny_coco, work, *extra):
+    return ['tools/search.py', CFG, '--work-dir', str(work), '--seed', '1', *extra,
+            '--cfg-options', *tiny_data_options(tiny_coco)]
+
+
 def _search(tiny_coco, work, *extra, timeout=600):
-    return run_tool(['tools/search.py', CFG, '--work-dir', str(work), '--seed', '1', *extra,
-                     '--cfg-options', *tiny_data_options(tiny_coco)], timeout=timeout)
+    return run_tool(_search_args(tiny_coco, work, *extra), timeout=timeout)
 
 
 def _ok(proc):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-4000:]
     return proc.stdout + proc.stderr
+
+
+def _text(path):
+    return path.read_text() if path.is_file() else ''
 
 
 def _json(path):
@@ -134,20 +142,23 @@ def test_exported_subnet_scores_the_same_and_fine_tunes(searched, tiny_coco, tmp
 
 
 @pytest.mark.slow
-def test_resume_after_generation_1_equals_uninterrupted(searched, tiny_coco, tmp_path):
+def test_kill_9_during_evolution_then_resume_equals_uninterrupted(searched, tiny_coco,
+                                                                   tmp_path):
     work_a, _ = searched
     work_b = tmp_path / 'b'
     # pin A's latency table (search.latency.table): measurements are the one
     # non-deterministic input, so a pinned table makes same-seed searches identical
     pinned = f"search.latency.table={osp.join(work_a, 'search', 'latency_table.json')}"
-    _ok(_search(tiny_coco, work_b, '--cfg-options', 'search.evolution.generations=1', pinned))
-    state = _json(work_b / 'search' / 'search_state.json')
-    assert state['generation'] == 1
+    state_file = work_b / 'search' / 'search_state.json'
+    kill_9_when(_search_args(tiny_coco, work_b, '--cfg-options', pinned),
+                lambda: state_file.is_file() and _json(state_file)['generation'] >= 1,
+                tmp_path / 'killed.log')
+    assert _json(state_file)['generation'] == 1  # killed during generation 2 of 2
     assert not osp.exists(work_b / 'search' / 'latency_table.json')  # the pinned one is used
     log = _ok(_search(tiny_coco, work_b, '--resume', '--cfg-options', pinned))
     assert 'supernet already trained' in log and 'resumed from' in log
     a = _json(osp.join(work_a, 'search', 'search_state.json'))
-    b = _json(work_b / 'search' / 'search_state.json')
+    b = _json(state_file)
     assert b['generation'] == a['generation'] == 2
     assert b['population'] == a['population']
     assert b['records'] == a['records']
@@ -159,14 +170,19 @@ def test_resume_after_generation_1_equals_uninterrupted(searched, tiny_coco, tmp
 
 
 @pytest.mark.slow
-def test_resume_continues_supernet_training(searched, tiny_coco, tmp_path):
+def test_kill_9_during_supernet_training_then_resume_continues(searched, tiny_coco, tmp_path):
     work_a, _ = searched
     work = tmp_path / 'more'
     shutil.copytree(work_a, work)
-    log = _ok(_search(tiny_coco, work, '--resume', '--cfg-options',
-                      'search.supernet.max_epochs=2'))
-    assert 'resumed epoch: 1' in log and 'Epoch(train) [2][5/5]' in log
-    assert (work / 'search' / 'supernet' / 'epoch_2.pth').is_file()
+    supernet = work / 'search' / 'supernet'
+    longer = ('--resume', '--cfg-options', 'search.supernet.max_epochs=3')
+    kill_9_when(_search_args(tiny_coco, work, *longer),
+                lambda: 'epoch_2.pth' in _text(supernet / 'last_checkpoint'),
+                tmp_path / 'killed.log')  # during epoch 3 (epoch 2 is saved)
+    assert not (supernet / 'epoch_3.pth').exists()
+    log = _ok(_search(tiny_coco, work, *longer))
+    assert 'resumed epoch: 2' in log and 'Epoch(train) [3][5/5]' in log
+    assert (supernet / 'epoch_3.pth').is_file()
 
 
 @pytest.mark.slow
