@@ -11,6 +11,7 @@ Distributed: torchrun --nproc_per_node N tools/search.py CONFIG --launcher pytor
 """
 import argparse
 import os
+import shutil
 
 from detnas.utils.cli import add_config_args, parse_tool_args
 
@@ -37,6 +38,7 @@ def main(argv=None):
     from mmengine.registry import init_default_scope
     from detnas.nas.pipeline import LOGGER_NAME, SearchPlan, SearchSettings, run_search
     from detnas.utils.config import build_model, default_work_dir, load_config, prepare_runtime
+    from detnas.utils.errors import DetnasInputError
     from detnas.utils.lock import WorkDirLock
     from detnas.utils.preflight import check_datasets, check_pretrained_inits
 
@@ -52,15 +54,22 @@ def main(argv=None):
     plan = SearchPlan.from_config(cfg, work_dir, args.seed, args.resume, args.launcher)
     check_pretrained_inits(plan.seed_cfg, build_model(plan.seed_cfg, args.config))
     check_datasets(plan.seed_cfg, ('train_dataloader',))
-    lock = WorkDirLock(os.path.join(work_dir, 'search'), f'the search of {args.config}')
-    if get_dist_info()[0] == 0:
+    # the folders this run makes: a refused run (DetnasInputError) removes them again
+    made = next((d for d in (work_dir, plan.search_dir) if not os.path.exists(d)), None)
+    lock = WorkDirLock(plan.search_dir, f'the search of {args.config}')
+    rank = get_dist_info()[0]
+    if rank == 0:
         lock.acquire()
-        MMLogger.get_instance(LOGGER_NAME, log_file=os.path.join(
-            work_dir, 'search', 'search.log'), log_level=cfg.get('log_level', 'INFO'))
+        MMLogger.get_instance(LOGGER_NAME, log_file=os.path.join(plan.search_dir, 'search.log'),
+                              log_level=cfg.get('log_level', 'INFO'))
     else:
         MMLogger.get_instance(LOGGER_NAME, log_level='WARNING')
     try:
         run_search(plan)
+    except DetnasInputError:
+        if made and rank == 0:  # e.g. an unreachable constraint, found after the split
+            shutil.rmtree(made, ignore_errors=True)
+        raise
     finally:
         lock.release()
 

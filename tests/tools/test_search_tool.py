@@ -244,7 +244,10 @@ def test_bad_input_gives_clear_errors(tiny_coco, tmp_path):
     assert not (tmp_path / 'search').exists()  # refused before the first folder
     err = _fails(tiny_coco, tmp_path, 'search.constraints=[flops<=1000]')
     assert 'no candidate can meet flops <= 1000' in err and 'cheapest' in err
-    assert not (tmp_path / 'search' / 'supernet').exists()  # refused before training
+    assert not (tmp_path / 'search').exists()  # its split and latency table removed again
+    (tmp_path / 'search').mkdir()
+    _fails(tiny_coco, tmp_path, 'search.constraints=[flops<=1000]')
+    assert (tmp_path / 'search').is_dir()  # a folder that was there before stays
 
 
 @pytest.mark.slow
