@@ -31,7 +31,8 @@ import time
 
 from mmengine.config import Config
 
-from detnas.experiments import (curve_at, ensure_demo_data, experiment_config, mean_std, measure_costs,
+from detnas.experiments import (concave_bound_at, curve_at, ensure_demo_data,
+                                experiment_config, mean_std, measure_costs,
                                 paired_difference_interval, run_or_reuse, search_and_export)
 from detnas.experiments.standalone import standalone_config
 
@@ -159,29 +160,39 @@ def main(argv=None):
 
 
 def uniform_curve_at(arms: dict, searched: dict) -> dict:
-    """The searched arm against the uniform-scaling curve at its own FLOPs: per training
-    seed, the curve through the uniform arms and the seed (AP vs FLOPs, linear between
-    points) is read at the searched FLOPs, then paired with the searched AP. Empty when the
-    searched FLOPs lie outside the curve (no extrapolation).
+    """The searched arm against the uniform-scaling curve at its own FLOPs, per training
+    seed (AP vs FLOPs through the uniform arms and the seed), paired with the searched AP:
+    the chord between the two points around it (``*_at_flops``; a lower bound of a concave
+    curve, so it flatters the searched arm) and the most a concave curve through the points
+    can reach there (``*_bound``, :func:`concave_bound_at`), which the verdict uses. Empty
+    when the searched FLOPs lie outside the curve (no extrapolation).
 
     Args:
         arms: the bench's arms (``flops``, ``ap_per_seed`` in the seeds' order).
         searched: the searched arm.
     """
-    at = curve_at([(a['flops'], a['ap_per_seed']) for n, a in arms.items()
-                   if n.startswith('uniform') or n == 'seed'], searched['flops'])
-    if at is None:
-        return {}
-    return dict(ap_uniform_at_flops=sum(at) / len(at), ap_uniform_at_flops_per_seed=at,
-                difference_at_flops=searched['ap'] - sum(at) / len(at),
-                difference_at_flops_interval=paired_difference_interval(
-                    searched['ap_per_seed'], at, LEVEL))
+    points = [(a['flops'], a['ap_per_seed']) for n, a in arms.items()
+              if n.startswith('uniform') or n == 'seed']
+    out = {}
+    for key, at in (('at_flops', curve_at(points, searched['flops'])),
+                    ('bound', concave_bound_at(points, searched['flops']))):
+        if at is not None:
+            out.update({f'ap_uniform_{key}': sum(at) / len(at),
+                        f'ap_uniform_{key}_per_seed': at,
+                        f'difference_{key}': searched['ap'] - sum(at) / len(at),
+                        f'difference_{key}_interval': paired_difference_interval(
+                            searched['ap_per_seed'], at, LEVEL)})
+    return out
 
 
 def verdict(interval) -> str:
     """'met' / 'not met' / 'not decided' for the 1.5 AP goal from a paired interval."""
     return ('met' if interval and interval[0] >= GOAL else
             'not met' if interval and interval[1] < GOAL else 'not decided')
+
+
+def signed(value) -> str:
+    return 'n/a' if value is None else f'{100 * value:+.1f}'
 
 
 def interval_text(interval) -> str:
@@ -208,16 +219,21 @@ def to_markdown(r: dict) -> str:
             lines.append(f"| {key} | {100 * row['difference']:+.1f} | "
                          f'{interval_text(interval)} | {verdict(interval)} |')
     lines += ['', 'At equal FLOPs: the searched arch against the uniform-scaling curve (uniform '
-              'arms and the seed, linear in FLOPs, per seed) read at the searched FLOPs.', '',
-              '| budget | searched MFLOPs | searched AP | uniform curve AP | difference | '
+              'arms and the seed, per seed) at the searched FLOPs: the chord between the two '
+              'points around it (a lower bound if the curve is concave) and the most a concave '
+              'curve through the points can reach there (the neighbouring segments extended); '
+              'the verdict is against the latter.', '',
+              '| budget | searched MFLOPs | searched AP | uniform: chord | uniform: concave '
+              'bound | difference to the bound | '
               f'{LEVEL * 100:.0f} % paired interval | goal (>= 1.5 AP) |',
-              '|---|---|---|---|---|---|---|']
+              '|---|---|---|---|---|---|---|---|']
     for key, row in r['budgets'].items():
         if 'difference_at_flops' in row:
-            interval = row['difference_at_flops_interval']
+            interval = row.get('difference_bound_interval')
             lines.append(f"| {key} | {row['flops_searched'] / 1e6:.0f} | "
                          f"{pct(row['ap_searched'])} | {pct(row['ap_uniform_at_flops'])} | "
-                         f"{100 * row['difference_at_flops']:+.1f} | {interval_text(interval)} "
+                         f"{pct(row.get('ap_uniform_bound'))} | "
+                         f"{signed(row.get('difference_bound'))} | {interval_text(interval)} "
                          f'| {verdict(interval)} |')
     return '\n'.join(lines) + '\n'
 

@@ -93,6 +93,34 @@ def curve_at(points: Sequence[Tuple[float, Sequence[float]]], x: float) -> Optio
     return [a + t * (b - a) for a, b in zip(y0, y1)]
 
 
+def concave_bound_at(points: Sequence[Tuple[float, Sequence[float]]],
+                     x: float) -> Optional[list]:
+    """Per training seed, the most a *concave* curve through the points can reach at ``x``:
+    the lines through the neighbouring segments (the two points below the bracket, the two
+    above it), extended to ``x``, the lower of the two. (A concave curve lies below every
+    secant outside the secant's span; the chord of :func:`curve_at` is then a lower bound.)
+    None outside the points, or when neither neighbouring segment exists.
+
+    Args:
+        points: ``(x, values per seed)`` in any order, every point with the same seeds.
+        x: where to bound the curve.
+    """
+    points = sorted(points, key=lambda p: p[0])
+    if not points or not points[0][0] <= x <= points[-1][0]:
+        return None
+    if any(px == x for px, _ in points):
+        return list(next(v for px, v in points if px == x))
+    right = next(i for i, (px, _) in enumerate(points) if px > x)
+    segments = [points[j:j + 2] for j in (right - 2, right) if 0 <= j and j + 1 < len(points)]
+    if not segments:
+        return None
+
+    def extended(seg, k):
+        (x0, y0), (x1, y1) = seg
+        return y0[k] + (x - x0) * (y1[k] - y0[k]) / (x1 - x0)
+    return [min(extended(seg, k) for seg in segments) for k in range(len(points[0][1]))]
+
+
 def paired_ratio(runs: dict, arm: str, reference: str, level: float = 0.9
                  ) -> Optional[dict]:
     """Mean AP of ``arm`` over mean AP of ``reference`` on the seeds both finished, as

@@ -4,7 +4,7 @@ import random
 import pytest
 from scipy import stats
 
-from detnas.experiments import (average_ranks, curve_at, kendall_tau,
+from detnas.experiments import (average_ranks, concave_bound_at, curve_at, kendall_tau,
                                 paired_difference_interval,
                                 spearman_rho)
 
@@ -60,3 +60,21 @@ def test_curve_at_reads_each_seed_linearly_and_never_extrapolates():
     assert curve_at(points, 300.0) is None and curve_at(points, 598.0) is None
     assert curve_at([(258.0, [0.29])], 258.0) == [0.29]
     assert curve_at([], 1.0) is None
+
+
+def test_concave_bound_at_bounds_every_concave_curve_through_the_points():
+    import numpy as np
+    curve = np.sqrt  # concave
+    xs = [1.0, 4.0, 9.0, 16.0]
+    points = [(x, [curve(x), 2 * curve(x)]) for x in xs]
+    for x in np.linspace(1.0, 16.0, 61):
+        lower, upper = curve_at(points, x), concave_bound_at(points, x)
+        for k, scale in enumerate((1, 2)):
+            assert lower[k] - 1e-12 <= scale * curve(x) <= upper[k] + 1e-12, x
+    # between 4 and 9: the segments 1-4 and 9-16 extended to x = 6, the lower of the two
+    left = 2 + (6 - 4) * (2 - 1) / 3
+    right = 3 - (9 - 6) * (4 - 3) / 7
+    assert concave_bound_at(points, 6.0) == pytest.approx([min(left, right), 2 * min(left, right)])
+    assert concave_bound_at(points, 9.0) == [3.0, 6.0]  # a measured point
+    assert concave_bound_at(points[:2], 2.0) is None  # no neighbouring segment
+    assert concave_bound_at(points, 0.5) is None
