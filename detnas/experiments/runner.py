@@ -86,7 +86,7 @@ def run_logged(cmd: List[str], log_path: str, echo: bool = False) -> float:
         Wall-clock seconds. Raises RuntimeError with the log's tail when the command fails.
     """
     start = time.time()
-    with open(log_path, 'w') as log:
+    with open(log_path, 'w', buffering=1) as log:  # line by line: progress reads it live
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True, bufsize=1,
                                 env=dict(os.environ, PYTHONUNBUFFERED='1'))
