@@ -15,8 +15,8 @@ budget, and compare it with the seed and with the seed scaled uniformly to the s
    as the seed -- so the table compares architectures, not extra training;
 4. COCO evaluation of the last checkpoints on the val split, params, FLOPs, CPU latency.
 
-The schedule is the demo's cut to ``--epochs`` (6: the whole job fits in about a quarter of
-an hour on 2 CPU cores; ``bench/`` measures on the full 12 epochs). A status line with each
+The schedule is the demo's cut to ``--epochs`` (6; the whole job took 20.5 minutes on 2 CPU
+cores, README; ``bench/`` measures on the full 12 epochs). A status line with each
 job's epoch and ETA is printed every 30 s. Finished runs are reused unless ``--force``; the
 summary lands in WORK_DIR/summary.{json,md}.
 """
