@@ -1,7 +1,10 @@
 """Statistics of results over training seeds: mean and spread, paired intervals."""
+import math
 import random
 import statistics
 from typing import Optional, Sequence, Tuple
+
+from detnas.utils.ranks import average_ranks, spearman  # noqa: F401  (re-exported)
 
 
 def mean_std(values: Sequence[Optional[float]]) -> Tuple[Optional[float], Optional[float]]:
@@ -165,21 +168,6 @@ def goal_verdict(paired: Optional[dict], goal: float, level: float = 0.9) -> str
     return f'not decided by these seeds (point estimate {side} {goal:.2f})'
 
 
-def average_ranks(values: Sequence[float]) -> list:
-    """1-based ranks of ``values``, ties sharing their average rank."""
-    order = sorted(range(len(values)), key=lambda i: values[i])
-    ranks = [0.0] * len(values)
-    i = 0
-    while i < len(order):
-        j = i
-        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
-            j += 1
-        for k in range(i, j + 1):
-            ranks[order[k]] = (i + j) / 2 + 1
-        i = j + 1
-    return ranks
-
-
 def spearman_rho(x: Sequence[float], y: Sequence[float]) -> Optional[float]:
     """Spearman's rank correlation (Pearson's on average ranks); None when undefined (fewer
     than two values, or one side constant)."""
@@ -187,11 +175,8 @@ def spearman_rho(x: Sequence[float], y: Sequence[float]) -> Optional[float]:
         raise ValueError(f'{len(x)} x values vs {len(y)} y values')
     if len(x) < 2:
         return None
-    rx, ry = average_ranks(x), average_ranks(y)
-    mx, my = sum(rx) / len(rx), sum(ry) / len(ry)
-    sxy = sum((a - mx) * (b - my) for a, b in zip(rx, ry))
-    sxx, syy = sum((a - mx) ** 2 for a in rx), sum((b - my) ** 2 for b in ry)
-    return sxy / (sxx * syy) ** 0.5 if sxx and syy else None
+    rho = spearman(x, y)
+    return None if math.isnan(rho) else rho
 
 
 def kendall_tau(x: Sequence[float], y: Sequence[float]) -> Optional[float]:
