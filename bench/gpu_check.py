@@ -101,11 +101,11 @@ class Report:
 def environment() -> dict:
     import torch
     cuda = torch.cuda.is_available()
-    return dict(torch=torch.__version__, cuda=torch.version.cuda or 'none', python=platform.python_version(),
-                gpu=torch.cuda.get_device_name(0) if cuda else 'no GPU', cuda_available=cuda,
+    gpu = torch.cuda.get_device_name(0) if cuda else 'no GPU'
+    return dict(torch=torch.__version__, cuda=torch.version.cuda or 'none',
+                python=platform.python_version(), gpu=gpu, cuda_available=cuda,
                 cpus=os.cpu_count(), date=time.strftime('%Y-%m-%d %H:%M'), rc=0,
-                summary=f"{torch.cuda.get_device_name(0) if cuda else 'no GPU'}, torch "
-                        f'{torch.__version__}')
+                summary=f'{gpu}, torch {torch.__version__}')
 
 
 def pytest_summary(log: str) -> str:

@@ -4,7 +4,7 @@ import random
 import statistics
 from typing import Optional, Sequence, Tuple
 
-from detnas.utils.ranks import average_ranks, spearman  # noqa: F401  (re-exported)
+from detnas.utils.ranks import spearman
 
 
 def mean_std(values: Sequence[Optional[float]]) -> Tuple[Optional[float], Optional[float]]:
@@ -76,6 +76,15 @@ def paired_difference_interval(values: Sequence[float], reference: Sequence[floa
                              lambda a, b: (sum(a) - sum(b)) / len(a), level, resamples, seed)
 
 
+def _bracket(points, x):
+    """``points`` sorted by x and the index of the first point at or above ``x``; None when
+    ``x`` lies outside them."""
+    points = sorted(points, key=lambda p: p[0])
+    if not points or not points[0][0] <= x <= points[-1][0]:
+        return None
+    return points, next(i for i, (px, _) in enumerate(points) if px >= x)
+
+
 def curve_at(points: Sequence[Tuple[float, Sequence[float]]], x: float) -> Optional[list]:
     """A curve measured per training seed, read at ``x``: for each seed, linear between the
     two points around ``x``; None when ``x`` lies outside the points (no extrapolation).
@@ -84,10 +93,10 @@ def curve_at(points: Sequence[Tuple[float, Sequence[float]]], x: float) -> Optio
         points: ``(x, values per seed)`` in any order, every point with the same seeds.
         x: where to read the curve (e.g. a searched arch's FLOPs on a uniform-scaling curve).
     """
-    points = sorted(points, key=lambda p: p[0])
-    if not points or not points[0][0] <= x <= points[-1][0]:
+    bracket = _bracket(points, x)
+    if bracket is None:
         return None
-    right = next(i for i, (px, _) in enumerate(points) if px >= x)
+    points, right = bracket
     (x1, y1) = points[right]
     if x1 == x or right == 0:
         return list(y1)
@@ -108,12 +117,12 @@ def concave_bound_at(points: Sequence[Tuple[float, Sequence[float]]],
         points: ``(x, values per seed)`` in any order, every point with the same seeds.
         x: where to bound the curve.
     """
-    points = sorted(points, key=lambda p: p[0])
-    if not points or not points[0][0] <= x <= points[-1][0]:
+    bracket = _bracket(points, x)
+    if bracket is None:
         return None
-    if any(px == x for px, _ in points):
-        return list(next(v for px, v in points if px == x))
-    right = next(i for i, (px, _) in enumerate(points) if px > x)
+    points, right = bracket
+    if points[right][0] == x:  # a measured point
+        return list(points[right][1])
     segments = [points[j:j + 2] for j in (right - 2, right) if 0 <= j and j + 1 < len(points)]
     if not segments:
         return None

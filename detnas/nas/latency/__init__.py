@@ -6,10 +6,9 @@ predicted against measured whole-network latency.
 """
 from .measure import device_name, environment_key, measure_module_ms, num_threads
 from .table import LatencyTable, LatencyTableError, LayerFactory, Signature
-from .validation import LatencyCase, average_ranks, check_predictor, spearman
+from .validation import LatencyCase, check_predictor
 
 __all__ = [
     'device_name', 'environment_key', 'measure_module_ms', 'num_threads', 'LatencyTable',
-    'LatencyTableError', 'LayerFactory', 'Signature', 'LatencyCase', 'average_ranks',
-    'check_predictor', 'spearman'
+    'LatencyTableError', 'LayerFactory', 'Signature', 'LatencyCase', 'check_predictor'
 ]

@@ -4,7 +4,7 @@ from typing import Any, Dict, List, Sequence
 
 from torch import nn
 
-from detnas.utils.ranks import average_ranks, spearman  # noqa: F401  (re-exported)
+from detnas.utils.ranks import spearman
 from .measure import Inputs, measure_module_ms, num_threads
 from .table import LatencyTable, Signature
 

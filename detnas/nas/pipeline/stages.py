@@ -1,7 +1,8 @@
 """``tools/search.py`` end to end: a plan resolved once, then five visible stages.
 
 :func:`run_search` takes a :class:`~.plan.SearchPlan` (the config read and validated once,
-by ``SearchPlan.from_config``) and runs :data:`STAGES` in order on one :class:`SearchRun` (outputs under ``<work_dir>/search/``):
+by ``SearchPlan.from_config``) and runs :data:`STAGES` in order on one :class:`SearchRun`
+(outputs under ``<work_dir>/search/``):
 
 1. **split** (:mod:`.split`): ``split/search_train.json`` (supernet training, BN
    calibration) and ``split/heldout.json`` (candidate scores) from the training
