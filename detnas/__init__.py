@@ -12,5 +12,7 @@ except ModuleNotFoundError as err:  # the op alone runs on torch (e.g. a bare GP
         raise
 else:
     from . import checkpoints, datasets, engine, evaluation, models, nas  # noqa: F401,E402
+    from .utils.config_scope import register_config_scope
+    register_config_scope()  # `_base_ = 'detnas::baselines/...'` from any directory
 
 __all__ = ['__version__']

@@ -6,8 +6,9 @@ CHECKPOINT=$2
 GPUS=$3
 shift 3
 PORT=${PORT:-29500}
-cd "$(dirname "$0")/.." || exit 1
-PYTHONPATH=".:$PYTHONPATH" exec "${PYTHON:-python}" -m torch.distributed.run \
+# no cd: relative CONFIG / --work-dir paths stay relative to where it is called from
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+PYTHONPATH="$ROOT:$PYTHONPATH" exec "${PYTHON:-python}" -m torch.distributed.run \
     --nnodes="${NNODES:-1}" --node_rank="${NODE_RANK:-0}" --master_addr="${MASTER_ADDR:-127.0.0.1}" \
     --nproc_per_node="$GPUS" --master_port="$PORT" \
-    tools/test.py "$CONFIG" "$CHECKPOINT" --launcher pytorch "$@"
+    "$ROOT/tools/test.py" "$CONFIG" "$CHECKPOINT" --launcher pytorch "$@"

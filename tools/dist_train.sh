@@ -6,8 +6,9 @@ CONFIG=$1
 GPUS=$2
 shift 2
 PORT=${PORT:-29500}
-cd "$(dirname "$0")/.." || exit 1
-PYTHONPATH=".:$PYTHONPATH" exec "${PYTHON:-python}" -m torch.distributed.run \
+# no cd: relative CONFIG / --work-dir paths stay relative to where it is called from
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+PYTHONPATH="$ROOT:$PYTHONPATH" exec "${PYTHON:-python}" -m torch.distributed.run \
     --nnodes="${NNODES:-1}" --node_rank="${NODE_RANK:-0}" --master_addr="${MASTER_ADDR:-127.0.0.1}" \
     --nproc_per_node="$GPUS" --master_port="$PORT" \
-    tools/train.py "$CONFIG" --launcher pytorch "$@"
+    "$ROOT/tools/train.py" "$CONFIG" --launcher pytorch "$@"

@@ -59,11 +59,13 @@ def test_resume_continues_from_the_last_epoch(trained, tiny_coco, tmp_path):
 
 @pytest.mark.slow
 def test_dist_train_script_runs_two_processes(tiny_coco, tmp_path):
-    # tools/dist_train.sh as the README gives it: torchrun under the interpreter in PYTHON
-    proc = subprocess.run(['bash', 'tools/dist_train.sh', CFG, '2', '--work-dir', str(tmp_path),
-                           '--cfg-options', 'train_cfg.val_interval=5',
-                           *tiny_data_options(tiny_coco)], cwd=ROOT, capture_output=True,
-                          text=True, timeout=900,
+    # tools/dist_train.sh as the README gives it (torchrun under the interpreter in PYTHON),
+    # called from another folder with paths relative to it
+    (tmp_path / 'mine.py').write_text(f"_base_ = '{osp.join(ROOT, CFG)}'\n")
+    proc = subprocess.run(['bash', osp.join(ROOT, 'tools/dist_train.sh'), 'mine.py', '2',
+                           '--work-dir', 'work', '--cfg-options', 'train_cfg.val_interval=5',
+                           *tiny_data_options(tiny_coco)], cwd=str(tmp_path),
+                          capture_output=True, text=True, timeout=900,
                           env=dict(os.environ, PYTHON=sys.executable, PORT='29531',
                                    OMP_NUM_THREADS='1', PYTHONUNBUFFERED='1'))
     log = proc.stdout + proc.stderr
@@ -71,7 +73,7 @@ def test_dist_train_script_runs_two_processes(tiny_coco, tmp_path):
     assert 'Distributed training: True' in log
     # 12 images, batch 2 per process, 2 processes -> 3 iterations per epoch
     assert 'Epoch(train) [1][3/3]' in log
-    assert osp.isfile(osp.join(str(tmp_path), 'epoch_1.pth'))
+    assert osp.isfile(osp.join(str(tmp_path), 'work', 'epoch_1.pth'))
 
 
 def _fails_with(args, *needles):
