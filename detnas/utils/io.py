@@ -38,12 +38,23 @@ def atomic_write_json(path: str, data: Any) -> None:
         path: destination file; its folder is created if needed.
         data: JSON-serialisable object.
     """
+    atomic_write_bytes(path, json.dumps(data, indent=1).encode())
+
+
+def atomic_write_bytes(path: str, data: bytes) -> None:
+    """Writes ``data`` so that ``path`` is always complete or untouched (a temp file in the
+    same folder, synced, then renamed over ``path``).
+
+    Args:
+        path: destination file; its folder is created if needed.
+        data: the file's content (an encoded image, a serialised document).
+    """
     folder = osp.dirname(osp.abspath(path))
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix='.' + osp.basename(path) + '.', suffix='.tmp')
     try:
-        with os.fdopen(fd, 'w') as f:
-            json.dump(data, f, indent=1)
+        with os.fdopen(fd, 'wb') as f:
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
