@@ -18,8 +18,12 @@ def ddf_extensions():
 
     The CPU kernel is always built (a CppExtension). The CUDA kernels are added when the
     installed torch has CUDA and nvcc is found, unless ``DETNAS_WITH_CUDA=0``. Without torch
-    at build time the op is skipped and ``detnas.ops`` falls back to its PyTorch reference.
+    at build time, or with ``DETNAS_WITH_OP=0``, the op is skipped and ``detnas.ops`` falls back
+    to its PyTorch reference.
     """
+    if os.environ.get('DETNAS_WITH_OP', '1') == '0':
+        print('detnas: DETNAS_WITH_OP=0; skipping the C++ op (the PyTorch reference runs)')
+        return [], {}
     try:
         from torch.utils.cpp_extension import (CUDA_HOME, BuildExtension, CppExtension,
                                                CUDAExtension)
@@ -49,6 +53,18 @@ def ddf_extensions():
     return [ext], {'build_ext': BuildExtension}
 
 
+def read_requirements(name):
+    """The requirements listed in ``requirements/<name>``, comments dropped (the sdist
+    ships the folder: MANIFEST.in)."""
+    lines = []
+    with open(os.path.join(HERE, 'requirements', name)) as f:
+        for line in f:
+            line = line.split('#', 1)[0].strip()
+            if line:
+                lines.append(line)
+    return lines
+
+
 EXT_MODULES, CMDCLASS = ddf_extensions()
 
 
@@ -59,11 +75,17 @@ setup(
     'mapping; modern detection components for MMDetection',
     license='Apache-2.0',
     packages=find_packages(exclude=('tests', 'tools', 'bench', 'configs')),
+    # the configs inside the package (mmdet's .mim convention: `detnas::` bases); in the
+    # checkout detnas/.mim/configs links to configs/, in the wheel it is a copy
+    package_data={'detnas': ['.mim/model-index.yml', '.mim/configs/**/*.py',
+                             '.mim/configs/**/*.md']},
     python_requires='>=3.10',
     install_requires=[
         'torch==2.13.0', 'mmengine==0.10.7', 'mmcv==2.1.0', 'mmdet==3.3.0', 'numpy',
         'pycocotools', 'faster-coco-eval', 'scikit-image', 'scikit-learn', 'matplotlib'
     ],
+    # pip install detnas[deploy]: ONNX export (tools/deploy/export_onnx.py)
+    extras_require={'deploy': read_requirements('deploy.txt')},
     entry_points={'console_scripts': ['detnas=detnas.tools:cli']},
     ext_modules=EXT_MODULES,
     cmdclass=CMDCLASS,
