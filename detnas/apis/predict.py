@@ -5,7 +5,7 @@ import numpy as np
 
 
 def load_trained_detector(config: str, checkpoint: str, device: str = 'cpu',
-                          cfg_options: Optional[dict] = None):
+                          cfg_options: Optional[dict] = None, allow_new_keys: bool = False):
     """The config's detector with the checkpoint's weights, in eval mode on ``device``.
 
     The checkpoint must fit the model key for key (a mismatch is an error listing the keys,
@@ -17,6 +17,7 @@ def load_trained_detector(config: str, checkpoint: str, device: str = 'cpu',
         checkpoint: a runner checkpoint or a bare state dict.
         device: ``'cpu'``, ``'cuda'``, ``'cuda:1'`` ...
         cfg_options: config overrides (``--cfg-options``).
+        allow_new_keys: accept overrides of keys the config lacks.
 
     Raises:
         DetnasInputError: a missing file, a bad config key or a checkpoint that does not fit.
@@ -30,9 +31,13 @@ def load_trained_detector(config: str, checkpoint: str, device: str = 'cpu',
     from ..utils.errors import DetnasInputError
     if not osp.isfile(checkpoint):
         raise DetnasInputError(f'checkpoint {checkpoint!r} does not exist')
-    cfg = load_config(config, cfg_options)
+    cfg = load_config(config, cfg_options, allow_new_keys)
+    if not isinstance(cfg.get('model'), dict):
+        raise DetnasInputError(f'config {config!r} has no `model` dict: pass the config of '
+                               'the detector the checkpoint was trained with')
     cfg.model.setdefault('backbone', {})['init_cfg'] = None  # weights come from checkpoint
     model = build_model(cfg, config)
+    # checked key for key; strict=False only lets BN's num_batches_tracked be absent
     model.load_state_dict(load_checked_state_dict(model, checkpoint, config), strict=False)
     meta = torch.load(checkpoint, map_location='cpu', weights_only=False).get('meta') or {}
     classes = (meta.get('dataset_meta') or {}).get('classes') or _config_classes(cfg)

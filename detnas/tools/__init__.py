@@ -12,8 +12,12 @@ from typing import Optional, Sequence
 TOOLS = dict(train='train a detector (mmengine Runner)',
              test='evaluate a checkpoint on the test split',
              search='adapt the backbone: supernet + NSGA-II, export the chosen sub-net',
+             infer='detect objects in images (sliced for large images), draw and save them',
              eval_coco='COCO-evaluate a detections json',
              convert='convert VOC xml / YOLO txt / CSV labels to a COCO json',
+             export='export a detector to ONNX and check it in onnxruntime',
+             tile='cut a COCO data set of large images into overlapping tiles',
+             browse='draw the boxes of a COCO data set, print its box-size statistics',
              demo='the main job on the embedded demo data')
 
 

@@ -1,4 +1,5 @@
 """End-to-end runs of tools/train.py, tools/test.py and torchrun on a tiny data set."""
+import glob
 import json
 import os
 import os.path as osp
@@ -38,13 +39,21 @@ def test_test_tool_and_eval_tool_agree(trained, tiny_coco, tmp_path):
     work, _ = trained
     prefix = str(tmp_path / 'dets')
     proc = run_tool(['tools/test.py', CFG, osp.join(work, 'epoch_1.pth'), '--work-dir',
-                     str(tmp_path), '--json-prefix', prefix, '--cfg-options',
-                     *tiny_data_options(tiny_coco)])
+                     str(tmp_path), '--json-prefix', prefix, '--out', str(tmp_path / 'p.pkl'),
+                     '--show-dir', 'shown', '--cfg-options', *tiny_data_options(tiny_coco)])
     assert proc.returncode == 0, proc.stderr[-3000:]
     runner_map = json.load(open(tmp_path / 'test_metrics.json'))['coco/bbox_mAP']
     ours = evaluate_detections(osp.join(tiny_coco, 'annotations', 'instances_val.json'),
                                prefix + '.bbox.json')
     assert abs(ours.stats['AP'] - runner_map) < 1e-3  # mmdet rounds to 3 decimals
+    # --out: the same detections as the json, per image; --show-dir: one drawing per image
+    import pickle
+    with open(tmp_path / 'p.pkl', 'rb') as f:
+        dumped = pickle.load(f)
+    assert len(dumped) == 6
+    assert sum(len(r['pred_instances']['scores']) for r in dumped) == len(
+        json.load(open(prefix + '.bbox.json')))
+    assert len(glob.glob(str(tmp_path / '*' / 'shown' / '*.jpg'))) == 6
 
 
 @pytest.mark.slow
