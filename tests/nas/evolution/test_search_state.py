@@ -10,6 +10,7 @@ import pytest
 from detnas.nas.evolution import (STATE_FILENAME, Constraint, EvolutionConfig,
                                   EvolutionSearch, Genome, SearchState, atomic_write_json,
                                   write_pareto)
+from detnas.nas.evolution.pareto_report import front_2d
 from detnas.nas.evolution.state import decode_rng, encode_rng
 from detnas.utils.errors import DetnasInputError
 
@@ -123,13 +124,26 @@ def test_atomic_write_and_rng_round_trip(tmp_path):
     assert [rng.random() for _ in range(5)] == [copy.random() for _ in range(5)]
 
 
+def test_front_2d_keeps_what_nothing_beats_on_the_pair():
+    rows = [dict(candidate=[i], metrics=dict(cost=c, ap=a)) for i, (c, a) in enumerate(
+        [(3, 0.5), (1, 0.2), (2, 0.2), (2, 0.4), (4, 0.5), (5, 0.6), (1, 0.1)])]
+    rows.append(dict(candidate=[9], metrics=dict(ap=0.9)))  # no cost: left out
+    # (2, .2) loses to (2, .4); (4, .5) to (3, .5); (1, .1) to (1, .2)
+    assert [r['candidate'][0] for r in front_2d(rows, 'cost', 'ap')] == [1, 3, 0, 5]
+
+
 def test_write_pareto_outputs(tmp_path):
     result = make_search(tmp_path, generations=3).run()
     chosen = min(result.front, key=lambda r: r.metrics['f2'])
-    paths = write_pareto(str(tmp_path / 'out'), result.front, result.records, x_key='f1',
-                         y_key='f2', reference=dict(f1=0.5, f2=2.0), chosen=chosen,
+    paths = write_pareto(str(tmp_path / 'out'), result.front, result.records,
+                         x_keys=('f1', 'unmeasured'), y_key='f2',
+                         reference=dict(f1=0.5, f2=2.0), chosen=chosen,
                          describe=lambda c: {'depth': c[0]})
     data = json.loads(open(paths['json']).read())
+    # one panel: no record has 'unmeasured'; its 2-D front is front_2d of all records
+    want = front_2d([r.to_dict() for r in result.records], 'f1', 'f2')
+    assert list(data['front_2d']) == ['f1']
+    assert data['front_2d']['f1'] == [list(r['candidate']) for r in want]
     assert [tuple(r['candidate']) for r in data['front']] == [r.candidate for r in result.front]
     assert [r['chosen'] for r in data['front']].count(True) == 1
     assert data['reference']['metrics'] == {'f1': 0.5, 'f2': 2.0}
