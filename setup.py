@@ -85,7 +85,8 @@ setup(
         'pycocotools', 'faster-coco-eval', 'scikit-image', 'scikit-learn', 'matplotlib'
     ],
     # pip install detnas[deploy]: ONNX export (tools/deploy/export_onnx.py)
-    extras_require={'deploy': read_requirements('deploy.txt')},
+    extras_require={'deploy': read_requirements('deploy.txt'),
+                    'tensorboard': read_requirements('tensorboard.txt')},
     entry_points={'console_scripts': ['detnas=detnas.tools:cli']},
     ext_modules=EXT_MODULES,
     cmdclass=CMDCLASS,

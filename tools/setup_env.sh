@@ -24,9 +24,9 @@ quiet() { "$@" 2> >(grep -vE "is ignored: it is neither|dependency resolver does
 log "torch (CPU) and build tools"
 quiet "${PIP[@]}" torch==2.13.0 'setuptools<81' wheel ninja numpy
 quiet "${PIP[@]}" --no-deps mmengine==0.10.7
-# deploy.txt: the [deploy] extra (ONNX export; tests/deploy need it)
+# deploy.txt, tensorboard.txt: the [deploy] and [tensorboard] extras (the tests use both)
 quiet "${PIP[@]}" -r "$ROOT/requirements/runtime.txt" -r "$ROOT/requirements/tests.txt" \
-  -r "$ROOT/requirements/deploy.txt"
+  -r "$ROOT/requirements/deploy.txt" -r "$ROOT/requirements/tensorboard.txt"
 
 mkdir -p "$WHEELS"
 if ! ls "$WHEELS"/mmcv-2.1.0-*.whl >/dev/null 2>&1; then

@@ -19,6 +19,9 @@ env_cfg = dict(
     # tools/train.py switches to gloo on machines without CUDA
     dist_cfg=dict(backend='nccl'))
 
+# TensorBoard (pip install detnas[tensorboard]): put this one line in your config, then
+# `tensorboard --logdir WORK_DIR` (scalars: loss, lr, coco/bbox_mAP per epoch)
+# visualizer = dict(vis_backends=[dict(type='LocalVisBackend'), dict(type='TensorboardVisBackend')])
 vis_backends = [dict(type='LocalVisBackend')]
 visualizer = dict(
     type='DetLocalVisualizer', vis_backends=vis_backends, name='visualizer')
