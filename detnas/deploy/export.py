@@ -88,14 +88,27 @@ def _write_metadata(path: str, metadata: Dict[str, str]) -> None:
     onnx.save(proto, path)
 
 
-def _trace_export(wrapper: nn.Module, dummy: torch.Tensor, path: str, names: List[str],
-                  opset: int) -> None:
-    with warnings.catch_warnings():
+def trace_to_onnx(module: nn.Module, inputs: Tuple[torch.Tensor, ...], path: str,
+                  input_names: List[str], output_names: Optional[List[str]] = None,
+                  opset: int = DEFAULT_OPSET) -> None:
+    """Writes ``module(*inputs)`` to ``path`` with the TorchScript exporter, static shapes.
+
+    Custom ops must already be routed to their ONNX form (:func:`onnx_exportable_ops`).
+
+    Args:
+        module: the module, in eval mode.
+        inputs: example inputs (their shapes are fixed in the graph).
+        path: the ``.onnx`` file.
+        input_names: one name per input.
+        output_names: names of the outputs (default: the exporter's).
+        opset: ONNX opset.
+    """
+    with warnings.catch_warnings(), torch.no_grad():
         # the exporter's deprecation notice and the tracer's notes on shape arithmetic
         # (the shapes are static by design) are not the user's concern
         warnings.simplefilter('ignore')
-        torch.onnx.export(wrapper, (dummy, ), path, dynamo=False, opset_version=opset,
-                          input_names=['input'], output_names=names,
+        torch.onnx.export(module, tuple(inputs), path, dynamo=False, opset_version=opset,
+                          input_names=input_names, output_names=output_names,
                           do_constant_folding=True)
 
 
@@ -131,8 +144,8 @@ def export_onnx(model: nn.Module, path: str, shape: Sequence[int] = (320, 320),
     wrapper = TensorOutputs(model).eval()
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
     start = time.perf_counter()
-    with onnx_exportable_ops(model) as routed, torch.no_grad():
-        _trace_export(wrapper, dummy, path, names, opset)
+    with onnx_exportable_ops(model) as routed:
+        trace_to_onnx(wrapper, (dummy, ), path, ['input'], names, opset)
     seconds = time.perf_counter() - start
     metadata = dict(preprocess_metadata(model), **(extra_metadata or {}))
     metadata['detnas.outputs'] = ','.join(names)

@@ -21,8 +21,8 @@ from torch import nn
 
 from detnas.utils.errors import DetnasInputError
 from detnas.utils.io import atomic_write_json
-from .measure import (Inputs, as_device, device_name, environment_key, measure_module_ms,
-                      num_threads)
+from .measure import (RUNTIMES, Inputs, as_device, device_name, environment_key,
+                      measure_module_ms, num_threads, runtime_version)
 
 Signature = Tuple[Any, ...]
 LayerFactory = Callable[[Signature], Tuple[nn.Module, Inputs]]
@@ -49,12 +49,16 @@ class LatencyTable:
         warmup: untimed calls per measurement.
         repeats: timed calls per measurement (the median is kept).
         entries: already known ``{signature: ms}``.
+        runtime: what runs the layers (:data:`~detnas.nas.latency.measure.RUNTIMES`).
     """
 
     def __init__(self, factory: Optional[LayerFactory] = None,
                  device: Union[str, torch.device] = 'cpu', threads: Optional[int] = None,
                  warmup: int = 5, repeats: int = 20,
-                 entries: Optional[Dict[Signature, float]] = None):
+                 entries: Optional[Dict[Signature, float]] = None, runtime: str = 'torch'):
+        if runtime not in RUNTIMES:
+            raise LatencyTableError(f'latency runtime {runtime!r}: choose one of {RUNTIMES}')
+        self.runtime = runtime
         self.factory = factory
         self.device = as_device(device)
         self.threads = threads or torch.get_num_threads()
@@ -65,8 +69,8 @@ class LatencyTable:
 
     @property
     def key(self) -> str:
-        """The environment this table belongs to (device, torch version, threads)."""
-        return environment_key(self.device, self.threads)
+        """The environment this table belongs to (device, runtime and version, threads)."""
+        return environment_key(self.device, self.threads, self.runtime)
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -93,7 +97,8 @@ class LatencyTable:
             for signature in todo:
                 module, inputs = self.factory(signature)
                 self.entries[signature] = measure_module_ms(module, inputs, self.device,
-                                                            self.warmup, self.repeats)
+                                                            self.warmup, self.repeats,
+                                                            self.runtime)
         return len(todo)
 
     def lookup(self, signature: Signature) -> float:
@@ -124,7 +129,8 @@ class LatencyTable:
     def to_dict(self) -> Dict[str, Any]:
         """JSON-friendly form of this table (one environment)."""
         return dict(device=self.device.type, device_name=device_name(self.device),
-                    torch=torch.__version__, threads=self.threads, warmup=self.warmup,
+                    runtime=runtime_version(self.runtime), threads=self.threads,
+                    warmup=self.warmup,
                     repeats=self.repeats,
                     entries=[dict(signature=s, ms=ms) for s, ms in self.entries.items()])
 
@@ -141,7 +147,7 @@ class LatencyTable:
     @classmethod
     def load(cls, path: str, factory: Optional[LayerFactory] = None,
              device: Union[str, torch.device] = 'cpu', threads: Optional[int] = None,
-             warmup: int = 5, repeats: int = 20) -> 'LatencyTable':
+             warmup: int = 5, repeats: int = 20, runtime: str = 'torch') -> 'LatencyTable':
         """The table of the current environment from ``path`` (empty if it has none yet).
 
         Args:
@@ -151,8 +157,9 @@ class LatencyTable:
             threads: CPU threads (default: the current setting).
             warmup: untimed calls for new measurements.
             repeats: timed calls for new measurements.
+            runtime: what runs the layers.
         """
-        table = cls(factory, device, threads, warmup, repeats)
+        table = cls(factory, device, threads, warmup, repeats, runtime=runtime)
         data = _read_tables(path).get(table.key)
         if data is not None:
             try:

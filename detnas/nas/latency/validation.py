@@ -28,8 +28,8 @@ class LatencyCase:
 def check_predictor(table: LatencyTable, cases: Sequence[LatencyCase]) -> Dict[str, Any]:
     """Predicts and measures each network; reports Spearman correlation and per-model values.
 
-    Whole networks are measured on the table's device with its threads, warm-up and
-    repeats, so prediction and measurement are comparable.
+    Whole networks are measured on the table's device and runtime with its threads, warm-up
+    and repeats, so prediction and measurement are comparable.
 
     Args:
         table: the lookup table (missing signatures are measured if it has a factory).
@@ -42,7 +42,7 @@ def check_predictor(table: LatencyTable, cases: Sequence[LatencyCase]) -> Dict[s
     predicted = [table.predict(case.signatures) for case in cases]
     with num_threads(table.threads):
         measured = [measure_module_ms(case.module, case.inputs, table.device, table.warmup,
-                                      table.repeats) for case in cases]
+                                      table.repeats, table.runtime) for case in cases]
     return dict(spearman=spearman(predicted, measured), key=table.key,
                 models=[dict(name=c.name, predicted_ms=p, measured_ms=m)
                         for c, p, m in zip(cases, predicted, measured)])

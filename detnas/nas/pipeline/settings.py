@@ -15,8 +15,9 @@ nowhere else)::
         bn_calibration=dict(num_batches=4, batch_size=8),
         eval_batch_size=8,
         latency=dict(device=None, threads=None, warmup=3, repeats=10, num_check_archs=6,
-                     table=None),
-        # device None: 'cuda' when available, else 'cpu'; table: a pinned latency table
+                     table=None, runtime='torch'),
+        # device None: 'cuda' when available, else 'cpu'; table: a pinned latency table;
+        # runtime 'onnxruntime': layers timed in onnxruntime on the CPU (detnas[deploy])
     )
 
 The generator seed of the evolution is ``--seed``, never a config key.
@@ -95,6 +96,9 @@ class LatencySettings:
         table: a latency table file to use and extend (default: ``latency_table.json`` in
             the search folder); a pinned table makes searches with one ``--seed``
             reproducible, since measured latencies feed the objectives.
+        runtime: ``'torch'`` (eager) or ``'onnxruntime'`` (each layer exported to ONNX and
+            timed in an onnxruntime CPU session: the runtime a model deployed with
+            tools/deploy/export_onnx.py runs on).
     """
     device: Optional[str] = None
     threads: Optional[int] = None
@@ -102,8 +106,18 @@ class LatencySettings:
     repeats: int = 10
     num_check_archs: int = 6
     table: Optional[str] = None
+    runtime: str = 'torch'
 
     def __post_init__(self):
+        from ..latency.measure import RUNTIMES
+        if self.runtime not in RUNTIMES:
+            raise DetnasInputError(f'search.latency.runtime {self.runtime!r}: choose one of '
+                                   f'{RUNTIMES}')
+        if self.runtime == 'onnxruntime':
+            if self.device not in (None, 'cpu'):
+                raise DetnasInputError(f'search.latency.device {self.device!r}: the '
+                                       "onnxruntime runtime times on the CPU; set device='cpu'")
+            object.__setattr__(self, 'device', 'cpu')
         _int(self.warmup, 'search.latency.warmup', 0)
         _int(self.repeats, 'search.latency.repeats')
         _int(self.num_check_archs, 'search.latency.num_check_archs', 2)

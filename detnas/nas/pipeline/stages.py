@@ -218,7 +218,7 @@ def latency_stage(run: SearchRun) -> None:
     plan, lat = run.plan, run.plan.settings.latency
     path = lat.table or osp.join(plan.search_dir, 'latency_table.json')
     kwargs = dict(factory=plan.family.latency_layer, device=lat.device, threads=lat.threads,
-                  warmup=lat.warmup, repeats=lat.repeats)
+                  warmup=lat.warmup, repeats=lat.repeats, runtime=lat.runtime)
     table = LatencyTable.load(path, **kwargs) if osp.isfile(path) else LatencyTable(**kwargs)
     measured = 0
     if run.rank == 0:

@@ -87,3 +87,53 @@ def test_predicted_latency_ranks_like_measured():
     assert [m['name'] for m in report['models']] == [c.name for c in cases]
     assert report['spearman'] > 0.8, report
     assert 'threads 1' in report['key']
+
+
+class SleepyConv(nn.Module):
+    """A conv whose eager forward also sleeps 30 ms: the sleep is Python, not in the graph
+    an ONNX export traces."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+
+    def forward(self, x):
+        import time
+        time.sleep(0.03)
+        return self.conv(x)
+
+
+def test_onnxruntime_times_the_exported_graph_not_the_eager_module():
+    from detnas.nas.latency import measure_module_ms
+    x = torch.randn(1, 3, SIZE, SIZE)
+    eager = measure_module_ms(SleepyConv(), x, warmup=1, repeats=3)
+    ort = measure_module_ms(SleepyConv(), x, warmup=1, repeats=3, runtime='onnxruntime')
+    assert eager >= 30 and ort < 10, (eager, ort)
+
+
+def test_onnxruntime_table_ranks_like_measured_and_keeps_its_own_key(tmp_path):
+    import onnxruntime
+    table = LatencyTable(conv_layer, threads=1, warmup=3, repeats=15, runtime='onnxruntime')
+    cases = []
+    for width, depth in [(4, 1), (16, 2), (64, 3), (128, 4)]:
+        module, inputs, sigs = conv_net(width, depth)
+        cases.append(LatencyCase(f'w{width}d{depth}', module, inputs, sigs))
+    report = check_predictor(table, cases)
+    assert report['spearman'] > 0.8, report
+    assert f'onnxruntime {onnxruntime.__version__}' in report['key']
+    path = str(tmp_path / 'lut.json')
+    table.save(path)
+    LatencyTable(entries={cases[0].signatures[0]: 9.0}, threads=1).save(path)  # torch's
+    assert LatencyTable.load(path, threads=1, runtime='onnxruntime').entries == table.entries
+    with pytest.raises(LatencyTableError, match='runtime'):
+        LatencyTable(runtime='tensorrt')
+
+
+def test_latency_settings_check_the_runtime():
+    from detnas.nas.pipeline.settings import LatencySettings
+    from detnas.utils.errors import DetnasInputError
+    assert LatencySettings(runtime='onnxruntime').device == 'cpu'
+    with pytest.raises(DetnasInputError, match='search.latency.runtime'):
+        LatencySettings(runtime='tvm')
+    with pytest.raises(DetnasInputError, match="device='cpu'"):
+        LatencySettings(runtime='onnxruntime', device='cuda')

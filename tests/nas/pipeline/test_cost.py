@@ -84,6 +84,24 @@ def test_flops_params_and_latency_of_a_candidate(parts):
     assert cheap['flops'] < cost(archs[2])['flops'] < seed['flops'] < cost(archs[1])['flops']
 
 
+def test_every_layer_of_the_space_times_in_onnxruntime(parts):
+    """The latency table on the deployment runtime: each search-space layer exports to ONNX
+    and the table's sums rank whole exported backbones as onnxruntime times them."""
+    from detnas.nas.latency import check_predictor
+    from detnas.nas.pipeline import latency_cases
+    _, family, archs = parts
+    table = LatencyTable(family.latency_layer, threads=1, warmup=2, repeats=10,
+                         runtime='onnxruntime')
+    signatures = set(family.space_signatures(SIZE))
+    assert table.measure(signatures) == len(signatures)
+    named = dict(largest=archs[1], seed=archs[0], cheapest=archs[3])
+    report = check_predictor(table, latency_cases(family, named, SIZE))
+    measured = {m['name']: m['measured_ms'] for m in report['models']}
+    predicted = {m['name']: m['predicted_ms'] for m in report['models']}
+    assert predicted['cheapest'] < predicted['seed'] < predicted['largest']
+    assert measured['cheapest'] < measured['largest'], report
+
+
 def test_constraints_and_settings_errors(parts):
     cfg, _, _ = parts
     seed = dict(flops=100.0, params=10.0, latency_ms=2.0)
