@@ -29,13 +29,13 @@ adapted arch, the calibration and the refit recipe), so a changed recipe is trai
 Results are on generated demo data, not COCO.
 """
 import argparse
-import json
 import os
 import os.path as osp
 import sys
 
 from detnas.experiments import (compare, ensure_demo_data, goal_verdict, paired_ratio,
                                 recorded_runs, restore_runs)
+from detnas.experiments.results import write_results
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 BASE_CONFIG = osp.join(ROOT, 'configs/baselines/retinanet_mbv2_fpn_demo.py')
@@ -285,12 +285,7 @@ def main():
             results[f'{arm}_over_seed_paired'] = paired_ratio(compared['runs'], arm, 'seed',
                                                               LEVEL)
         results['tiny'] = args.tiny
-    os.makedirs(args.out, exist_ok=True)
-    with open(osp.join(args.out, 'mapping_quality.json'), 'w') as f:
-        json.dump(results, f, indent=1)
-    with open(osp.join(args.out, 'mapping_quality.md'), 'w') as f:
-        f.write(to_markdown(results))
-    print(to_markdown(results))
+    print(write_results(args.out, 'mapping_quality', results, to_markdown))
 
 
 def demo_work_dir(args) -> str:

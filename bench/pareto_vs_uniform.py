@@ -22,18 +22,15 @@ Writes ``<out>/pareto_vs_uniform.{json,md,png}`` (per budget ``ap_searched``,
 the difference). Results are on generated demo data, not COCO.
 """
 import argparse
-import json
 import os
 import os.path as osp
-import platform
-import sys
-import time
 
 from mmengine.config import Config
 
 from detnas.experiments import (concave_bound_at, curve_at, ensure_demo_data,
                                 experiment_config, mean_std, measure_costs,
                                 paired_difference_interval, run_or_reuse, search_and_export)
+from detnas.experiments.results import run_header, write_results
 from detnas.experiments.standalone import standalone_config
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -143,17 +140,11 @@ def main(argv=None):
         if searched is not None:
             row.update(uniform_curve_at(arms, searched))
         budgets[f'{budget:g}'] = row
-    result = dict(command=' '.join(['python', 'bench/pareto_vs_uniform.py', *(
-        sys.argv[1:] if argv is None else argv)]), date=time.strftime('%Y-%m-%d'),
-        machine=f'{platform.machine()}, {os.cpu_count()} CPUs', data=data_root,
+    result = dict(
+        run_header('bench/pareto_vs_uniform.py', argv), data=data_root,
         seeds=args.seeds, mode=args.mode, seed_flops=seed_flops, budgets=budgets,
         arms=arms, runs=runs)
-    os.makedirs(args.out, exist_ok=True)
-    with open(osp.join(args.out, 'pareto_vs_uniform.json'), 'w') as f:
-        json.dump(result, f, indent=1)
-    table = to_markdown(result)
-    with open(osp.join(args.out, 'pareto_vs_uniform.md'), 'w') as f:
-        f.write(table)
+    table = write_results(args.out, 'pareto_vs_uniform', result, to_markdown)
     plot(result, osp.join(args.out, 'pareto_vs_uniform.png'))
     print(table)
     return result

@@ -24,15 +24,14 @@ import argparse
 import json
 import os
 import os.path as osp
-import platform
 import random
-import sys
 import time
 
 from mmengine.config import Config
 
 from detnas.experiments import (ensure_demo_data, experiment_config, kendall_tau, mean_std,
                                 run_or_reuse, spearman_rho)
+from detnas.experiments.results import run_header, write_results
 from detnas.experiments.standalone import standalone_config
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -190,10 +189,7 @@ def main(argv=None):
     seed_flops = archs['seed']['flops']
     below = [n for n, a in archs.items() if a['flops'] <= seed_flops]
     result = dict(
-        command=' '.join(['python', 'bench/search_ranking.py',
-                          *(sys.argv[1:] if argv is None else argv)]),
-        date=time.strftime('%Y-%m-%d'), machine=f'{platform.machine()}, {os.cpu_count()} CPUs',
-        data=data_root, seeds=args.seeds,
+        run_header('bench/search_ranking.py', argv), data=data_root, seeds=args.seeds,
         archs={n: dict(a, ap_standalone=truth[n],
                        ap_per_seed=[r['metrics']['AP'] for r in runs[n]],
                        proxy={p: s[n] for p, s in proxies.items()})
@@ -206,13 +202,7 @@ def main(argv=None):
         first = result['proxies'][args.proxies[0]]['all']
         result.update(kendall_tau=first['kendall_tau'], spearman=first['spearman'],
                       proxy=args.proxies[0])
-    os.makedirs(args.out, exist_ok=True)
-    with open(osp.join(args.out, 'search_ranking.json'), 'w') as f:
-        json.dump(result, f, indent=1)
-    table = to_markdown(result)
-    with open(osp.join(args.out, 'search_ranking.md'), 'w') as f:
-        f.write(table)
-    print(table)
+    print(write_results(args.out, 'search_ranking', result, to_markdown))
     return result
 
 

@@ -18,8 +18,6 @@ import argparse
 import json
 import os
 import os.path as osp
-import platform
-import sys
 import time
 
 import numpy as np
@@ -94,6 +92,7 @@ def main(argv=None):
     import detnas  # noqa: F401
     from detnas.apis import load_trained_detector, predict_images, predict_sliced
     from detnas.evaluation.coco_eval import evaluate_detections
+    from detnas.experiments.results import run_header, write_results
     ann_file = make_mosaics(args.data_root, args.grid, args.work_dir)
     with open(ann_file) as f:
         coco = json.load(f)
@@ -121,19 +120,11 @@ def main(argv=None):
               f' {seconds:.2f} s/image', flush=True)
     sizes = [a['area'] for a in coco['annotations']]
     result = dict(
-        command=' '.join(['python', 'bench/sliced_inference.py',
-                          *(sys.argv[1:] if argv is None else argv)]),
-        date=time.strftime('%Y-%m-%d'), machine=f'{platform.machine()}, {os.cpu_count()} CPUs',
-        images=len(coco['images']), image_size=[coco['images'][0]['width'],
+        run_header('bench/sliced_inference.py', argv), images=len(coco['images']), image_size=[coco['images'][0]['width'],
                                                 coco['images'][0]['height']],
         boxes=len(sizes), small_share=float(np.mean(np.array(sizes) < 32 ** 2)),
         tile=args.tile, overlap=args.overlap, modes=rows)
-    os.makedirs(args.out, exist_ok=True)
-    with open(osp.join(args.out, 'sliced_inference.json'), 'w') as f:
-        json.dump(result, f, indent=1)
-    with open(osp.join(args.out, 'sliced_inference.md'), 'w') as f:
-        f.write(to_markdown(result))
-    print(to_markdown(result))
+    print(write_results(args.out, 'sliced_inference', result, to_markdown))
     return result
 
 

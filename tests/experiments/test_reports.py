@@ -182,3 +182,16 @@ def test_paired_ratio_pairs_seeds_and_decides_the_goal_only_when_the_interval_do
     two = paired_ratio(runs({0: 0.1, 1: 0.1}, seed_ap), 'mapped', 'seed')
     assert two['interval'] is None
     assert goal_verdict(two, 0.9).startswith('not decided')
+
+
+def test_results_are_written_as_json_and_markdown_with_their_command(tmp_path):
+    from detnas.experiments.results import run_header, write_results
+    header = run_header('bench/x.py', ['--seeds', '0', '1'])
+    assert header['command'] == 'python bench/x.py --seeds 0 1'
+    result = dict(header, rows=[dict(name='a', ap=0.25)])
+    table = write_results(str(tmp_path / 'out'), 'x', result,
+                          lambda r: '\n'.join(f"| {row['name']} | {100 * row['ap']:.1f} |"
+                                              for row in r['rows']) + '\n')
+    assert table == '| a | 25.0 |\n'
+    assert (tmp_path / 'out' / 'x.md').read_text() == table
+    assert json.loads((tmp_path / 'out' / 'x.json').read_text()) == result
