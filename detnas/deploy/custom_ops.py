@@ -12,31 +12,20 @@ exported model matches the PyTorch one.
 import contextlib
 from typing import Iterator, List
 
-from torch import Tensor, nn
+from torch import nn
 
-from detnas.ops import DilatedDeformFusion, dilated_deform_fusion
+from detnas.ops import DilatedDeformFusion
 
 # GridSample entered the ONNX standard in opset 16
 MIN_OPSET = 16
-
-
-def _reference_forward(module: DilatedDeformFusion):
-    """``module.forward`` with the op forced onto its PyTorch reference."""
-
-    def forward(x: Tensor) -> Tensor:
-        offset_weight = module.offset_pw(module.offset_dw(x))
-        return dilated_deform_fusion(x, offset_weight, module.dilations, module.kernel_size,
-                                     module.groups, module.softmax, use_kernel=False)
-
-    return forward
 
 
 @contextlib.contextmanager
 def onnx_exportable_ops(model: nn.Module) -> Iterator[List[str]]:
     """Within the block, every custom-op module of ``model`` computes with standard ops.
 
-    Only the instances inside ``model`` change (an instance attribute shadows the class's
-    ``forward``), and they are restored on exit, also after an error.
+    Only the instances inside ``model`` change (their ``use_kernel`` flag), and they are
+    restored on exit, also after an error.
 
     Args:
         model: the model about to be traced.
@@ -44,12 +33,12 @@ def onnx_exportable_ops(model: nn.Module) -> Iterator[List[str]]:
     Yields:
         The names (``model.named_modules``) of the routed modules, empty when none.
     """
-    routed = [(name, m) for name, m in model.named_modules()
+    routed = [(name, m, m.use_kernel) for name, m in model.named_modules()
               if isinstance(m, DilatedDeformFusion)]
-    for _, module in routed:
-        module.forward = _reference_forward(module)
+    for _, module, _ in routed:
+        module.use_kernel = False
     try:
-        yield [name for name, _ in routed]
+        yield [name for name, _, _ in routed]
     finally:
-        for _, module in routed:
-            del module.forward
+        for _, module, before in routed:
+            module.use_kernel = before

@@ -53,6 +53,8 @@ class DilatedDeformFusion(nn.Module):
         self.groups = groups
         self.softmax = softmax
         self.deterministic = deterministic
+        # False: the PyTorch reference even where a kernel exists (the ONNX export sets it)
+        self.use_kernel = True
         self.num_points = p
         self.offset_dw = nn.Conv2d(
             channels,
@@ -74,7 +76,8 @@ class DilatedDeformFusion(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         offset_weight = self.offset_pw(self.offset_dw(x))
         return dilated_deform_fusion(x, offset_weight, self.dilations, self.kernel_size,
-                                     self.groups, self.softmax, self.deterministic)
+                                     self.groups, self.softmax, self.deterministic,
+                                     self.use_kernel)
 
     def extra_repr(self) -> str:
         return (f'channels={self.channels}, dilations={self.dilations}, '
