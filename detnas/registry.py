@@ -12,7 +12,7 @@ on to mmdet's registry and, through it, mmengine's.
 """
 from mmengine.registry import Registry
 
-SEARCH_OPS = Registry('search op', scope='detnas')
+SEARCH_OPS = Registry('search op', scope='detnas', locations=['detnas'])
 
 
 def _scope_children() -> dict:
