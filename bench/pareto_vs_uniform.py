@@ -41,13 +41,26 @@ GOAL = 0.015  # the issue's target: searched beats uniform by >= 1.5 AP
 LEVEL = 0.9  # coverage of the paired interval over training seeds
 
 
+def uniform_budget(text: str) -> tuple:
+    """``'0.5'`` -> ``(0.5, 8)``; ``'0.432:2'`` -> ``(0.432, 2)``."""
+    budget, _, divisor = text.partition(':')
+    try:
+        return float(budget), int(divisor or 8)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'{text!r}: give BUDGET or BUDGET:DIVISOR, e.g. '
+                                         '0.5 or 0.432:2') from None
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     p.add_argument('--config', default=SEARCH_CONFIG, help='search config (seed detector)')
     p.add_argument('--budgets', type=float, nargs='+', default=[0.5, 0.75])
-    p.add_argument('--uniform-budgets', type=float, nargs='+', metavar='BUDGET',
+    p.add_argument('--uniform-budgets', type=uniform_budget, nargs='+',
+                   metavar='BUDGET[:DIVISOR]',
                    help='budgets of the uniform arms (default: --budgets); e.g. the searched '
-                   "arch's own FLOPs share, for a comparison at exactly equal FLOPs")
+                   "arch's own FLOPs share, for a comparison at exactly equal FLOPs. "
+                   ':DIVISOR rounds that arm\'s widths to multiples of DIVISOR instead of 8 '
+                   '(e.g. 0.432:2 reaches FLOPs between the steps of 8)')
     p.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
     p.add_argument('--mode', choices=('width', 'compound'), default='width')
     p.add_argument('--arms', nargs='+', choices=('seed', 'uniform', 'searched'),
@@ -79,12 +92,14 @@ def main(argv=None):
     arms = {}
     if 'seed' in args.arms:
         arms['seed'] = dict(budget=1.0, config=base, flops=seed_flops)
-    uniform_budgets = args.uniform_budgets or args.budgets
+    uniform_budgets = dict(args.uniform_budgets or [(b, 8) for b in args.budgets])
     for budget in sorted(set(args.budgets) | set(uniform_budgets)):
         if 'uniform' in args.arms and budget in uniform_budgets and budget != 1.0:
             # at 1.0 the uniform arm is the seed
-            u = scale_to_flops(family, budget * seed_flops, SHAPE, args.mode)
-            name = f'uniform_{args.mode}_{budget:g}'
+            divisor = uniform_budgets[budget]
+            u = scale_to_flops(family, budget * seed_flops, SHAPE, args.mode,
+                               divisor=divisor)
+            name = f'uniform_{args.mode}_{budget:g}' + ('' if divisor == 8 else f'_d{divisor}')
             arms[name] = dict(budget=budget, flops=u.flops, width=u.width, depth=u.depth,
                               config=standalone_config(base, u.backbone, SEED,
                                                        osp.join(data_root, 'train'),

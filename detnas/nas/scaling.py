@@ -45,18 +45,19 @@ def multipliers(mode: str, phi: float) -> Tuple[float, float]:
     raise DetnasInputError(f'uniform scaling mode {mode!r} is unknown; choose one of {MODES}')
 
 
-def scaled(family: SearchFamily, mode: str, phi: float,
-           image_size: Tuple[int, int]) -> UniformScaling:
-    """The seed scaled with coefficient ``phi`` and its FLOPs."""
+def scaled(family: SearchFamily, mode: str, phi: float, image_size: Tuple[int, int],
+           divisor: int = 8) -> UniformScaling:
+    """The seed scaled with coefficient ``phi`` (widths multiples of ``divisor``) and its
+    FLOPs."""
     width, depth = multipliers(mode, phi)
-    backbone = family.uniform_backbone_config(width, depth)
+    backbone = family.uniform_backbone_config(width, depth, divisor)
     model = MODELS.build(dict(backbone, frozen_stages=-1)).eval()
     return UniformScaling(backbone, float(model_complexity(model, image_size)['macs']), width,
                           depth)
 
 
 def scale_to_flops(family: SearchFamily, target_flops: float, image_size: Tuple[int, int],
-                   mode: str = 'width', steps: int = 24) -> UniformScaling:
+                   mode: str = 'width', steps: int = 24, divisor: int = 8) -> UniformScaling:
     """The uniformly scaled seed whose FLOPs are closest to ``target_flops``.
 
     Args:
@@ -65,12 +66,14 @@ def scale_to_flops(family: SearchFamily, target_flops: float, image_size: Tuple[
         image_size: (height, width).
         mode: ``'width'`` or ``'compound'``.
         steps: bisection steps.
+        divisor: widths are multiples of it (the family's rounding is 8; a smaller one
+            lands closer to the target between 8's steps).
     """
     lo, hi = (0.05, 2.0) if mode == 'width' else (-12.0, 6.0)
     seen = []
     for _ in range(steps):
         mid = (lo + hi) / 2
-        point = scaled(family, mode, mid, image_size)
+        point = scaled(family, mode, mid, image_size, divisor)
         seen.append(point)
         if point.flops < target_flops:
             lo = mid

@@ -47,3 +47,17 @@ def test_compound_multipliers():
     assert multipliers('compound', 0.0) == (1.0, 1.0)
     assert multipliers('compound', -1.0) == pytest.approx((1 / 1.1, 1 / 1.2))
     assert multipliers('width', 0.6) == (0.6, 1.0)
+
+
+def test_a_finer_divisor_reaches_flops_between_the_steps_of_eight(family):
+    """Widths in multiples of 8 leave a gap in the uniform curve (at 320 px nothing between
+    207 and 295 MFLOPs, bench/results/pareto_width); multiples of 2 land inside it."""
+    seed = _flops(family.uniform_backbone_config())
+    target = 0.43 * seed
+    coarse = scale_to_flops(family, target, SIZE)
+    fine = scale_to_flops(family, target, SIZE, divisor=2)
+    assert abs(fine.flops / target - 1) <= 0.02 < abs(coarse.flops / target - 1)
+    assert fine.flops == _flops(fine.backbone)
+    layout = MODELS.build(fine.backbone).layout
+    widths = [blocks[0].out_channels for blocks in layout.stages]
+    assert all(w % 2 == 0 for w in widths) and any(w % 8 for w in widths)

@@ -86,7 +86,8 @@ def _positive_int(value, what: str, where: str) -> int:
 def resolve_mobilenet_v2_arch(arch_setting: Sequence[Sequence],
                               stem_channels: int = 32,
                               last_channels: int = 1280,
-                              widen_factor: float = 1.0) -> MobileNetV2Layout:
+                              widen_factor: float = 1.0,
+                              channel_divisor: int = 8) -> MobileNetV2Layout:
     """Turns an arch table into per-block settings (mmdet's rounding for ``widen_factor``).
 
     Args:
@@ -96,7 +97,10 @@ def resolve_mobilenet_v2_arch(arch_setting: Sequence[Sequence],
         stem_channels: channels of the stem conv before ``widen_factor``.
         last_channels: channels of the last 1x1 conv; scaled only when ``widen_factor > 1``
             (as mmdet does).
-        widen_factor: width multiplier; channels are rounded to multiples of 8.
+        widen_factor: width multiplier; scaled channels are rounded to multiples of
+            ``channel_divisor``.
+        channel_divisor: the rounding of scaled widths (8: mmdet's and MobileNetV2's; a
+            smaller one reaches FLOPs between the multiples of 8, for uniform baselines).
 
     Raises:
         ValueError: a row is malformed or a width/depth/kernel is not a positive integer.
@@ -104,8 +108,9 @@ def resolve_mobilenet_v2_arch(arch_setting: Sequence[Sequence],
     if not arch_setting:
         raise ValueError('arch_setting is empty; give at least one stage row '
                          '[expand_ratio, channels, num_blocks, stride]')
+    divisor = _positive_int(channel_divisor, 'channel_divisor', 'AdaptedMobileNetV2')
     stem = make_divisible(_positive_int(stem_channels, 'stem_channels', 'conv1')
-                          * widen_factor, 8)
+                          * widen_factor, divisor)
     in_channels = stem
     stages = []
     for s, row in enumerate(arch_setting, 1):
@@ -119,7 +124,7 @@ def resolve_mobilenet_v2_arch(arch_setting: Sequence[Sequence],
         _positive_int(channels, 'channels', where)
         _positive_int(num_blocks, 'num_blocks', where)
         _positive_int(stride, 'stride', where)
-        out_channels = make_divisible(channels * widen_factor, 8)
+        out_channels = make_divisible(channels * widen_factor, divisor)
         blocks = []
         for j, (ratio, k) in enumerate(zip(_per_block(expand, num_blocks, 'expand_ratio', s),
                                            _per_block(kernel, num_blocks, 'kernel_size', s))):
@@ -203,6 +208,8 @@ class AdaptedMobileNetV2(StageFreezingMixin, BaseModule):
         stem_channels: channels of the stem conv.
         last_channels: channels of the last 1x1 conv.
         widen_factor: width multiplier with mmdet's rounding.
+        channel_divisor: scaled widths are multiples of it (8, as mmdet; see
+            :func:`resolve_mobilenet_v2_arch`).
         out_indices: which outputs to return.
         frozen_stages: stages to freeze (-1: none; 0: the stem only).
         conv_cfg: conv layer config.
@@ -220,6 +227,7 @@ class AdaptedMobileNetV2(StageFreezingMixin, BaseModule):
                  stem_channels: int = 32,
                  last_channels: int = 1280,
                  widen_factor: float = 1.0,
+                 channel_divisor: int = 8,
                  out_indices: Sequence[int] = (1, 2, 4, 7),
                  frozen_stages: int = -1,
                  conv_cfg: Optional[dict] = None,
@@ -235,7 +243,7 @@ class AdaptedMobileNetV2(StageFreezingMixin, BaseModule):
                                  f'{sorted(self.arch_settings)} or pass arch_setting')
             arch_setting = self.arch_settings[arch]
         self.layout = resolve_mobilenet_v2_arch(arch_setting, stem_channels, last_channels,
-                                                widen_factor)
+                                                widen_factor, channel_divisor)
         num_stages = len(self.layout.stages)
         for index in out_indices:
             if index not in range(num_stages + 1):

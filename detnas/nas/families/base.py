@@ -118,15 +118,18 @@ class SearchFamily:
         """Channels of every output the backbone returns (``out_indices`` order)."""
         raise NotImplementedError
 
-    def uniform_backbone_config(self, width: float = 1.0, depth: float = 1.0) -> dict:
+    def uniform_backbone_config(self, width: float = 1.0, depth: float = 1.0,
+                                divisor: int = 8) -> dict:
         """The seed scaled uniformly, as a fixed backbone config: every stage's width times
-        ``width`` (the family's rounding), every stage's block count times ``depth``
-        (rounded, at least one); everything else the seed's. The baseline a search must
-        beat at equal cost (:mod:`detnas.nas.scaling`).
+        ``width`` (rounded to a multiple of ``divisor``), every stage's block count times
+        ``depth`` (rounded, at least one); everything else the seed's. The baseline a search
+        must beat at equal cost (:mod:`detnas.nas.scaling`).
 
         Args:
             width: width multiplier.
             depth: depth multiplier.
+            divisor: widths are multiples of it (8: the family's usual rounding; smaller
+                reaches FLOPs between its steps).
         """
         raise NotImplementedError
 

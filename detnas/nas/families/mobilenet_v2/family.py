@@ -76,11 +76,12 @@ class MobileNetV2Family(SearchFamily):
                     **self._kept(('last_channels', 'frozen_stages', 'norm_cfg', 'act_cfg',
                                   'norm_eval')))
 
-    def uniform_backbone_config(self, width=1.0, depth=1.0):
+    def uniform_backbone_config(self, width=1.0, depth=1.0, divisor=8):
         rows = [_with_blocks(row, max(1, int(round(row[2] * depth))))
                 for row in self.args['seed_arch_setting']]
         return dict(type='AdaptedMobileNetV2', arch_setting=rows,
                     widen_factor=self.args['seed_widen_factor'] * width,
+                    channel_divisor=divisor,
                     out_indices=tuple(self.args['out_indices']),
                     **self._kept(('last_channels', 'frozen_stages', 'norm_cfg', 'act_cfg',
                                   'norm_eval')))

@@ -79,8 +79,8 @@ class ResNetFamily(SearchFamily):
                     out_indices=tuple(self.args['out_indices']),
                     **self._kept(('frozen_stages', 'norm_cfg', 'norm_eval')))
 
-    def uniform_backbone_config(self, width=1.0, depth=1.0):
-        step = 8 * EXPANSION[self.space.block]  # mid widths stay multiples of 8
+    def uniform_backbone_config(self, width=1.0, depth=1.0, divisor=8):
+        step = divisor * EXPANSION[self.space.block]  # mid widths: multiples of divisor
         stages = [dict(width=max(step, int(round(s['width'] * width / step)) * step),
                        stride=st.stride,
                        layers=(list(s['layers']) + [s['layers'][-1]] * len(s['layers']))[
