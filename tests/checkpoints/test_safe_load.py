@@ -3,6 +3,7 @@
 import json
 import os
 import os.path as osp
+import pickle
 import subprocess
 import sys
 
@@ -50,3 +51,12 @@ def test_trained_checkpoint_loads_in_mmdet_apis_without_the_env_var(tiny_coco, t
     want = inference_detector(model, image).pred_instances.bboxes[:20]
     assert len(want) and torch.allclose(torch.tensor(got['init_detector']), want, atol=1e-3)
     assert torch.allclose(torch.tensor(got['inferencer']), want, atol=1e-3)
+    # and tools/test.py's predictions of the same image (its --out dump)
+    dump = str(tmp_path / 'test_preds.pkl')
+    proc = run_tool(['tools/test.py', CFG, ckpt, '--work-dir', str(tmp_path / 'test'),
+                     '--out', dump, '--cfg-options', *tiny_data_options(tiny_coco)])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    with open(dump, 'rb') as f:
+        tested = [r for r in pickle.load(f) if r['img_path'].endswith('val_00001.jpg')]
+    assert len(tested) == 1
+    assert torch.allclose(tested[0]['pred_instances']['bboxes'][:20], want, atol=1e-3)
