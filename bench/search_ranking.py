@@ -216,16 +216,15 @@ def to_markdown(r: dict) -> str:
     lines = ['# Search ranking: supernet proxy vs stand-alone fine-tune (demo data, generated '
              '— not COCO)', '', f"Command: `{r['command']}`; {r['machine']}; stand-alone "
              f"seeds {r['seeds']}, evaluated on {r['data']}.", '',
-             '| arch | MFLOPs | stand-alone AP | per seed | '
-             + ' | '.join(f'proxy {p}' for p in proxies) + ' |',
-             '|---|---|---|---|' + '---|' * len(proxies)]
+             '| ' + ' | '.join(['arch', 'MFLOPs', 'stand-alone AP', 'per seed',
+                                 *(f'proxy {p}' for p in proxies)]) + ' |',
+             '|' + '---|' * (4 + len(proxies))]
     for name, a in sorted(r['archs'].items(), key=lambda t: t[1]['flops']):
         ap = a['ap_standalone']
-        lines.append(f"| {name} | {a['flops'] / 1e6:.0f} | "
-                     f"{'n/a' if ap is None else f'{100 * ap:.1f}'} | "
-                     f"{', '.join(f'{100 * v:.1f}' for v in a['ap_per_seed'])} | "
-                     + ' | '.join(f"{100 * a['proxy'][p]['bbox_mAP']:.1f}" for p in proxies)
-                     + ' |')
+        cells = [name, f"{a['flops'] / 1e6:.0f}", 'n/a' if ap is None else f'{100 * ap:.1f}',
+                 ', '.join(f'{100 * v:.1f}' for v in a['ap_per_seed']),
+                 *(f"{100 * a['proxy'][p]['bbox_mAP']:.1f}" for p in proxies)]
+        lines.append('| ' + ' | '.join(cells) + ' |')
     lines += ['', '| proxy | overrides | tau (all) | rho (all) | tau (<= seed FLOPs) | '
               'rho (<= seed FLOPs) | supernet (s) |', '|---|---|---|---|---|---|---|']
     num = lambda v: 'n/a' if v is None else f'{v:.2f}'  # noqa: E731
