@@ -120,8 +120,8 @@ def main(argv=None):
               f' {seconds:.2f} s/image', flush=True)
     sizes = [a['area'] for a in coco['annotations']]
     result = dict(
-        run_header('bench/sliced_inference.py', argv), images=len(coco['images']), image_size=[coco['images'][0]['width'],
-                                                coco['images'][0]['height']],
+        run_header('bench/sliced_inference.py', argv), images=len(coco['images']),
+        image_size=[coco['images'][0]['width'], coco['images'][0]['height']],
         boxes=len(sizes), small_share=float(np.mean(np.array(sizes) < 32 ** 2)),
         tile=args.tile, overlap=args.overlap, modes=rows)
     print(write_results(args.out, 'sliced_inference', result, to_markdown))
@@ -134,7 +134,8 @@ def to_markdown(r: dict) -> str:
              f"Command: `{r['command']}`; {r['machine']}. {r['images']} mosaics of {w} x {h} "
              f"px, {r['boxes']} boxes ({100 * r['small_share']:.0f} % small, < 32^2 px); "
              f"tiles {r['tile']} px, overlap {r['overlap']} px; pycocotools.", '',
-             '| mode | AP | AP50 | AP_s | AP_m | AP_l | s / image |', '|---|---|---|---|---|---|---|']
+             '| mode | AP | AP50 | AP_s | AP_m | AP_l | s / image |',
+             '|---|---|---|---|---|---|---|']
     for name, row in r['modes'].items():
         s = row['stats']
         lines.append(f"| {name} | " + ' | '.join(

@@ -64,7 +64,8 @@ def load_coco_index(ann_file: str) -> CocoIndex:
     return CocoIndex(ann_file, data, images, boxes, names)
 
 
-def check_images_exist(index: CocoIndex, images_dir: str, images: Optional[List[dict]] = None) -> None:
+def check_images_exist(index: CocoIndex, images_dir: str,
+                       images: Optional[List[dict]] = None) -> None:
     """Fails before any work when listed images are not in ``images_dir``.
 
     Args:
