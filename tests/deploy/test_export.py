@@ -105,3 +105,15 @@ def test_opset_outside_the_range_is_refused(tmp_path, opset):
     with pytest.raises(DetnasInputError, match=f'--opset {opset} .* use 16 to {MAX_OPSET}'):
         export_onnx(detector(RETINANET), str(tmp_path / 'x.onnx'), (64, 64), opset)
     assert not (tmp_path / 'x.onnx').exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('config', [
+    'configs/giraffedet/giraffedet_tiny_demo.py',            # S2D-chain backbone + GFPN
+    'configs/yolov7/yolov7_tiny_demo.py',                    # ELAN, SPPCSPC, MP, RepConv
+    'configs/safpn_seqhead/fcos_mbv2_safpn_seqhead_demo.py',  # SA-FPN + Seq-Head
+])
+def test_the_other_shipped_families(config, tmp_path):
+    from deploy_helpers import ROOT
+    _, info, result = _export_and_check(detector(f'{ROOT}/{config}', seed=3), tmp_path)
+    assert len(info.outputs) == len(result.outputs) >= 3
