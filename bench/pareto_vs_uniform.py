@@ -154,6 +154,7 @@ def main(argv=None):
         searched = arms.get(f'searched_{budget:g}')
         if searched is not None:
             row.update(uniform_curve_at(arms, searched))
+            row.update(uniform_at_equal_flops(arms, searched))
         budgets[f'{budget:g}'] = row
     result = dict(
         run_header('bench/pareto_vs_uniform.py', argv), data=data_root,
@@ -163,6 +164,28 @@ def main(argv=None):
     plot(result, osp.join(args.out, 'pareto_vs_uniform.png'))
     print(table)
     return result
+
+
+def uniform_at_equal_flops(arms: dict, searched: dict, tolerance: float = 0.01) -> dict:
+    """The searched arm against a uniform arm trained at its FLOPs (within ``tolerance``,
+    e.g. one placed there with a finer width divisor): the paired difference per seed.
+
+    Args:
+        arms: the bench's arms.
+        searched: the searched arm.
+        tolerance: the largest relative FLOPs difference that counts as equal.
+    """
+    near = [(abs(a['flops'] / searched['flops'] - 1), n) for n, a in arms.items()
+            if n.startswith('uniform') and abs(a['flops'] / searched['flops'] - 1) <= tolerance]
+    if not near:
+        return {}
+    name = min(near)[1]
+    uniform = arms[name]
+    return dict(equal_flops_arm=name, ap_uniform_equal_flops=uniform['ap'],
+                flops_uniform_equal_flops=uniform['flops'],
+                difference_equal_flops=searched['ap'] - uniform['ap'],
+                difference_equal_flops_interval=paired_difference_interval(
+                    searched['ap_per_seed'], uniform['ap_per_seed'], LEVEL))
 
 
 def uniform_curve_at(arms: dict, searched: dict) -> dict:
@@ -223,6 +246,12 @@ def to_markdown(r: dict) -> str:
         if 'difference' in row:
             interval = row['difference_interval']
             lines.append(f"| {key} | {100 * row['difference']:+.1f} | "
+                         f'{interval_text(interval)} | {verdict(interval)} |')
+        if 'difference_equal_flops' in row:  # a uniform arm trained at the searched FLOPs
+            interval = row['difference_equal_flops_interval']
+            lines.append(f"| {key}, against {row['equal_flops_arm']} "
+                         f"({row['flops_uniform_equal_flops'] / 1e6:.0f} MFLOPs) | "
+                         f"{100 * row['difference_equal_flops']:+.1f} | "
                          f'{interval_text(interval)} | {verdict(interval)} |')
     lines += ['', 'At equal FLOPs: the searched arch against the uniform-scaling curve (uniform '
               'arms and the seed, per seed) at the searched FLOPs: the chord between the two '

@@ -198,6 +198,10 @@ def main(argv=None):
                          all=correlations(s, truth, archs),
                          below_seed=correlations(s, truth, below))
                  for p, s in proxies.items()})
+    # the yardstick a proxy must beat: rank by FLOPs alone, no training at all
+    by_flops = {n: dict(bbox_mAP=a['flops']) for n, a in archs.items()}
+    result['flops_only'] = dict(all=correlations(by_flops, truth, archs),
+                                below_seed=correlations(by_flops, truth, below))
     if proxies:
         first = result['proxies'][args.proxies[0]]['all']
         result.update(kendall_tau=first['kendall_tau'], spearman=first['spearman'],
@@ -228,7 +232,9 @@ def to_markdown(r: dict) -> str:
     lines += ['', '| proxy | overrides | tau (all) | rho (all) | tau (<= seed FLOPs) | '
               'rho (<= seed FLOPs) | supernet (s) |', '|---|---|---|---|---|---|---|']
     num = lambda v: 'n/a' if v is None else f'{v:.2f}'  # noqa: E731
-    for p, v in r['proxies'].items():
+    rows = dict(r['proxies'], **({'FLOPs alone (no supernet)': dict(
+        r['flops_only'], overrides=None, supernet_s=0)} if 'flops_only' in r else {}))
+    for p, v in rows.items():
         lines.append(f"| {p} | {v['overrides'] or '-'} | {num(v['all']['kendall_tau'])} | "
                      f"{num(v['all']['spearman'])} | {num(v['below_seed']['kendall_tau'])} | "
                      f"{num(v['below_seed']['spearman'])} | {v['supernet_s']:.0f} |")
