@@ -144,6 +144,9 @@ def parse_args(argv=None):
     p.add_argument('--seeds', type=int, nargs='+', default=[0, 1])
     p.add_argument('--proxies', nargs='+', choices=list(PROXIES), default=['baseline'])
     p.add_argument('--standalone-only', action='store_true', help='no proxies')
+    p.add_argument('--train-only', nargs='+', metavar='ARCH',
+                   help='fine-tune only these archs (e.g. to split the work over two '
+                   'processes); the others are reported if finished')
     p.add_argument('--finished-only', action='store_true',
                    help='train no stand-alone run: use the finished ones (proxies still run)')
     p.add_argument('--data-root', default=osp.join(ROOT, 'data/demo_coco_val400'))
@@ -177,9 +180,10 @@ def main(argv=None):
         for name, a in archs.items():
             cfg_path = standalone_config(base, plan.family.fixed_backbone_config(a['arch']),
                                          SEED, osp.join(data_root, 'train'), folder, name)
+            skip = args.train_only is not None and name not in args.train_only
             record = run_or_reuse(f'{name} seed {seed}', osp.join(folder, f'{name}_seed{seed}'),
                                   lambda: experiment_config(cfg_path, seed, data_root),
-                                  finished_only=args.finished_only)
+                                  finished_only=args.finished_only or skip)
             if record is not None:
                 runs[name].append(dict(seed=seed, **record))
     truth = {n: mean_std([r['metrics']['AP'] for r in rs])[0] for n, rs in runs.items()}
