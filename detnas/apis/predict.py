@@ -22,15 +22,10 @@ def load_trained_detector(config: str, checkpoint: str, device: str = 'cpu',
     Raises:
         DetnasInputError: a missing file, a bad config key or a checkpoint that does not fit.
     """
-    import os.path as osp
-
-    import torch
-
-    from ..utils.checkpoint import load_checked_state_dict
+    from ..utils.checkpoint import checked_state_dict, read_checkpoint
     from ..utils.config import build_model, load_config
     from ..utils.errors import DetnasInputError
-    if not osp.isfile(checkpoint):
-        raise DetnasInputError(f'checkpoint {checkpoint!r} does not exist')
+    ckpt = read_checkpoint(checkpoint)
     cfg = load_config(config, cfg_options, allow_new_keys)
     if not isinstance(cfg.get('model'), dict):
         raise DetnasInputError(f'config {config!r} has no `model` dict: pass the config of '
@@ -38,8 +33,8 @@ def load_trained_detector(config: str, checkpoint: str, device: str = 'cpu',
     cfg.model.setdefault('backbone', {})['init_cfg'] = None  # weights come from checkpoint
     model = build_model(cfg, config)
     # checked key for key; strict=False only lets BN's num_batches_tracked be absent
-    model.load_state_dict(load_checked_state_dict(model, checkpoint, config), strict=False)
-    meta = torch.load(checkpoint, map_location='cpu', weights_only=False).get('meta') or {}
+    model.load_state_dict(checked_state_dict(model, ckpt, checkpoint, config), strict=False)
+    meta = ckpt.get('meta') or {}
     classes = (meta.get('dataset_meta') or {}).get('classes') or _config_classes(cfg)
     model.dataset_meta = dict(classes=tuple(classes) if classes else ())
     model.cfg = cfg

@@ -60,9 +60,53 @@ def compare_state_dicts(model_sd: Dict[str, Tensor], ckpt_sd: Dict[str, Tensor]
     return result
 
 
+def read_checkpoint(path: str) -> dict:
+    """The whole checkpoint file (a user-named file: read with the full unpickler).
+
+    Args:
+        path: a runner checkpoint or a bare state dict.
+
+    Raises:
+        DetnasInputError: the file is missing or unreadable.
+    """
+    import os.path as osp
+
+    import torch
+    if not osp.isfile(path):
+        raise DetnasInputError(f'checkpoint {path!r} does not exist')
+    try:
+        return torch.load(path, map_location='cpu', weights_only=False)
+    except Exception as e:
+        raise DetnasInputError(f'cannot read checkpoint {path!r}: {e}') from e
+
+
+def checked_state_dict(model: nn.Module, checkpoint: dict, path: str, config_path: str
+                       ) -> Dict[str, Tensor]:
+    """The state dict of a read checkpoint, checked to fit ``model`` key by key.
+
+    Args:
+        model: the model built from ``config_path``.
+        checkpoint: from :func:`read_checkpoint`.
+        path: the checkpoint's file, named in the error messages.
+        config_path: named in the error messages.
+
+    Raises:
+        CheckpointMismatchError: keys or shapes differ; the message lists them.
+    """
+    from ..checkpoints.converters import unwrap_state_dict
+    state = unwrap_state_dict(checkpoint)
+    mismatch = compare_state_dicts(model.state_dict(), state)
+    if mismatch:
+        raise CheckpointMismatchError(
+            f'checkpoint {path!r} does not fit the model of {config_path!r}:\n'
+            f'{mismatch.describe()}')
+    return state
+
+
 def load_checked_state_dict(model: nn.Module, path: str, config_path: str
                             ) -> Dict[str, Tensor]:
-    """Reads a detector checkpoint and checks that it fits ``model`` key by key.
+    """Reads a detector checkpoint and checks that it fits ``model`` key by key
+    (:func:`read_checkpoint`, then :func:`checked_state_dict`).
 
     Args:
         model: the model built from ``config_path``.
@@ -71,25 +115,5 @@ def load_checked_state_dict(model: nn.Module, path: str, config_path: str
 
     Returns:
         The checkpoint's state dict (not loaded into ``model``).
-
-    Raises:
-        DetnasInputError: the file is missing or unreadable.
-        CheckpointMismatchError: keys or shapes differ; the message lists them.
     """
-    import os.path as osp
-
-    import torch
-
-    from ..checkpoints.converters import unwrap_state_dict
-    if not osp.isfile(path):
-        raise DetnasInputError(f'checkpoint {path!r} does not exist')
-    try:
-        state = unwrap_state_dict(torch.load(path, map_location='cpu', weights_only=False))
-    except Exception as e:
-        raise DetnasInputError(f'cannot read checkpoint {path!r}: {e}') from e
-    mismatch = compare_state_dicts(model.state_dict(), state)
-    if mismatch:
-        raise CheckpointMismatchError(
-            f'checkpoint {path!r} does not fit the model of {config_path!r}:\n'
-            f'{mismatch.describe()}')
-    return state
+    return checked_state_dict(model, read_checkpoint(path), path, config_path)
