@@ -2,7 +2,7 @@
 budget, and compare it with the seed and with the seed scaled uniformly to the same cost.
 
     python tools/demo.py [--config configs/search/gfocalv2_mbv2_width_search_demo.py]
-        [--budget 'flops<=0.5*seed'] [--epochs 6] [--supernet-epochs 3] [--population 10]
+        [--budget 'flops<=0.5*seed'] [--epochs 5] [--supernet-epochs 2] [--population 8]
         [--generations 4]
         [--data-root data/demo_coco] [--work-dir work_dirs/demo] [--seed 0] [--force]
 
@@ -19,7 +19,7 @@ budget, and compare it with the seed and with the seed scaled uniformly to the s
 The default search is the width space (per-stage channels and per-block expansion) at half
 the seed's backbone FLOPs, where ``bench/pareto_vs_uniform.py`` measured the searched
 architecture above uniform scaling on 5 seeds. The schedule is the demo's cut to
-``--epochs`` (6; ``bench/`` measures on the full 12 epochs). A status line with each
+``--epochs`` (5; ``bench/`` measures on the full 12 epochs). A status line with each
 job's epoch and ETA is printed every 30 s. Finished runs are reused unless ``--force``; the
 summary lands in WORK_DIR/summary.{json,md}.
 """
@@ -43,9 +43,9 @@ def parse_args(argv=None):
     parser.add_argument('--budget', default='flops<=0.5*seed',
                         help="the adapted backbone's budget, a search constraint such as "
                         "'flops<=0.75*seed' or 'latency_ms<=0.75*seed'")
-    parser.add_argument('--epochs', type=int, default=6, help='fine-tune epochs of every arm')
-    parser.add_argument('--supernet-epochs', type=int, default=3)
-    parser.add_argument('--population', type=int, default=10, help='NSGA-II population')
+    parser.add_argument('--epochs', type=int, default=5, help='fine-tune epochs of every arm')
+    parser.add_argument('--supernet-epochs', type=int, default=2)
+    parser.add_argument('--population', type=int, default=8, help='NSGA-II population')
     parser.add_argument('--generations', type=int, default=4, help='NSGA-II generations')
     parser.add_argument('--data-root', default='data/demo_coco', help='demo data folder')
     parser.add_argument('--work-dir', default='work_dirs/demo', help='output folder')
