@@ -175,11 +175,12 @@ def uniform_at_equal_flops(arms: dict, searched: dict, tolerance: float = 0.01) 
         searched: the searched arm.
         tolerance: the largest relative FLOPs difference that counts as equal.
     """
-    near = [(abs(a['flops'] / searched['flops'] - 1), n) for n, a in arms.items()
-            if n.startswith('uniform') and abs(a['flops'] / searched['flops'] - 1) <= tolerance]
+    gaps = {n: abs(a['flops'] / searched['flops'] - 1) for n, a in arms.items()
+            if n.startswith('uniform')}
+    near = [n for n, gap in gaps.items() if gap <= tolerance]
     if not near:
         return {}
-    name = min(near)[1]
+    name = min(near, key=gaps.get)
     uniform = arms[name]
     return dict(equal_flops_arm=name, ap_uniform_equal_flops=uniform['ap'],
                 flops_uniform_equal_flops=uniform['flops'],

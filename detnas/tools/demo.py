@@ -127,7 +127,7 @@ def main(argv=None):
                                  plan.settings.image_size, divisor=UNIFORM_DIVISOR)
         backbones = dict(uniform=uniform.backbone,
                          adapted=plan.family.fixed_backbone_config(chosen))
-        configs = dict(seed=base)
+        configs = dict(seed=base, uniform=None, adapted=None)  # the table's row order
 
         def map_and_fine_tune(arm):
             # the seed mapped into the arm (+ the refit), beside the other arm's
@@ -139,7 +139,6 @@ def main(argv=None):
             adapted=lambda: map_and_fine_tune('adapted'),
             uniform=lambda: map_and_fine_tune('uniform')),
             dict(adapted=train_log('adapted'), uniform=train_log('uniform')))
-        configs = {arm: configs[arm] for arm in ('seed', 'uniform', 'adapted')}
         records = dict(seed=first['seed'], **second)
         names = dict(seed='seed', uniform=f'uniform (width x{uniform.width:.2f})',
                      adapted=f'adapted ({args.budget})')
