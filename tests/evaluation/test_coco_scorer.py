@@ -1,4 +1,5 @@
-"""CocoScorer: unrounded pycocotools numbers, half-sample spread, paired halves."""
+"""CocoScorer: unrounded pycocotools numbers, half-sample spread, paired halves; the
+search's paired comparison of two archs on them."""
 import contextlib
 import io
 import json
@@ -9,6 +10,8 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
 from detnas.evaluation.coco_eval import CocoScorer
+from detnas.nas.evolution import ScoredCandidate
+from detnas.nas.pipeline.stages import HeldoutComparison
 
 CLASSES = ('a', 'b')
 
@@ -84,3 +87,39 @@ def test_labels_map_to_categories_as_mmdets_coco_dataset_does(ann_file):
             assert dets == [dict(image_id=3, category_id=cat, bbox=[50., 40., 20., 40.],
                                  score=0.8)]
     assert label_to_cat == {0: 2}  # a one-class detector of 'b': label 0 is category 2
+
+
+class _FixedDetections:
+    """The two attributes of a HeldoutEvaluator that a comparison reads: the real scorer, and
+    detections fixed per arch (counting the inference passes)."""
+
+    def __init__(self, ann_file, found_by_arch):
+        self.scorer = CocoScorer(ann_file, CLASSES, num_halves=8, seed=1)
+        self.ann_file, self.found_by_arch, self.passes = ann_file, found_by_arch, []
+
+    def detections(self, arch):
+        self.passes.append(arch)
+        return _dets(self.ann_file, self.found_by_arch[arch])
+
+
+def test_paired_comparison_is_the_difference_of_pycocotools_aps_per_half(ann_file):
+    evaluator = _FixedDetections(ann_file, {'all': set(range(1, 21)),
+                                            'most': set(range(1, 14)) | {17, 19}})
+    comparison = HeldoutComparison(evaluator, decode=lambda candidate: candidate[0])
+    d = comparison.difference(('all', ), ('most', ))
+    dets = {a: _dets(ann_file, f) for a, f in evaluator.found_by_arch.items()}
+    full = {a: _pycocotools(ann_file, x, range(1, 21))[0] for a, x in dets.items()}
+    assert d['difference'] == pytest.approx(full['all'] - full['most'], abs=1e-12)
+    assert d['difference'] > 0.1
+    per_half = [_pycocotools(ann_file, dets['all'], h)[0] -
+                _pycocotools(ann_file, dets['most'], h)[0] for h in evaluator.scorer.halves]
+    assert d['se'] == pytest.approx(np.std(per_half, ddof=1), abs=1e-12)
+    assert d['se'] > 0.01
+    assert d['halves'] == 8
+    assert comparison.difference(('most', ), ('all', ))['difference'] == -d['difference']
+    assert sorted(evaluator.passes) == ['all', 'most']  # one inference pass per arch
+
+    best, other = (ScoredCandidate((a, ), dict(flops=f), 0.0, 0) for a, f in
+                   (('all', 1.0), ('most', 2.0)))
+    assert comparison.tied(d['difference'] / d['se'] + 0.01)(best, other)
+    assert not comparison.tied(d['difference'] / d['se'] - 0.01)(best, other)

@@ -3,6 +3,7 @@ torchrun and bad input."""
 import json
 import math
 import os.path as osp
+import re
 import shutil
 
 import pytest
@@ -79,12 +80,23 @@ def test_search_writes_every_output(searched, tiny_coco):
     front = pareto['front']
     seed = pareto['reference']['metrics']
     assert pareto['reference']['label'] == 'seed' and 'bbox_mAP' in seed
-    # chosen rule: highest held-out AP among feasible front members (ties: fewer FLOPs)
+    # choice rule: the highest held-out AP among feasible front members (ties: fewer
+    # FLOPs), or the costliest member the paired test cannot tell from it
     feasible = [r for r in front if r['violation'] <= 0]
     best = min(feasible, key=lambda r: (-r['metrics']['bbox_mAP'], r['metrics']['flops']))
+    assert summary['best_scored']['candidate'] == best['candidate']
     chosen = [r for r in front if r['chosen']]
-    assert len(chosen) == 1 and chosen[0]['candidate'] == best['candidate']
-    assert pareto['chosen']['candidate'] == best['candidate']
+    assert len(chosen) == 1 and pareto['chosen']['candidate'] == chosen[0]['candidate']
+    costlier = sorted((r for r in feasible if r['metrics']['flops'] > best['metrics']['flops']),
+                      key=lambda r: -r['metrics']['flops'])
+    verdicts = re.findall(r'search: choice: .* at ([\d.]+) MFLOPs .*: (tied|not tied)', log)
+    tried = costlier[:len(verdicts)]
+    assert [f'{r["metrics"]["flops"] / 1e6:.1f}' for r in tried] == [v[0] for v in verdicts]
+    if chosen[0]['candidate'] == best['candidate']:
+        assert [v[1] for v in verdicts] == ['not tied'] * len(costlier)
+    else:
+        assert [v[1] for v in verdicts] == ['not tied'] * (len(tried) - 1) + ['tied']
+        assert chosen[0]['candidate'] == tried[-1]['candidate']
     # default constraint: FLOPs <= the seed's
     assert chosen[0]['metrics']['flops'] <= seed['flops']
     state = _json(osp.join(out, 'search_state.json'))

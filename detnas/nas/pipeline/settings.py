@@ -6,6 +6,8 @@ nowhere else)::
     search = dict(
         space=dict(stages=[...]),          # the backbone search space (its family's)
         heldout_fraction=0.2,              # share of the training images scored, not trained
+        tie_se=1.0,                        # choice: spend the budget among members within
+                                           # this many standard errors of the best (0: off)
         supernet=dict(max_epochs=4, num_random=2,   # sandwich supernet training
                       param_scheduler=None),  # default: the seed's, cosine cut to max_epochs
         evolution=dict(population_size=16, generations=10),  # EvolutionConfig fields
@@ -23,6 +25,7 @@ nowhere else)::
 The generator seed of the evolution is ``--seed``, never a config key.
 """
 import copy
+import math
 from dataclasses import dataclass, field, fields
 from typing import Any, Dict, Optional, Tuple
 
@@ -147,6 +150,9 @@ class SearchSettings:
     Args:
         space: the search space config (``dict(stages=[...])``).
         heldout_fraction: share of the training images held out to score candidates.
+        tie_se: the choice rule's tie width in paired half-sample standard errors: among
+            the front members whose held-out AP lies this close to the best, the one that
+            spends most of the budget is chosen (0: the best-scoring member).
         supernet: :class:`SupernetSettings`.
         evolution: :class:`~detnas.nas.evolution.EvolutionConfig` fields (its defaults).
         objectives: minimised metric keys; ``'-'`` maximises.
@@ -158,6 +164,7 @@ class SearchSettings:
     """
     space: dict
     heldout_fraction: float = 0.2
+    tie_se: float = 1.0
     supernet: SupernetSettings = field(default_factory=SupernetSettings)
     evolution: Dict[str, Any] = field(default_factory=dict)
     objectives: Tuple[str, ...] = ('-bbox_mAP', 'flops', 'params', 'latency_ms')
@@ -171,6 +178,10 @@ class SearchSettings:
         f = self.heldout_fraction
         if isinstance(f, bool) or not isinstance(f, (int, float)) or not 0 < f < 1:
             raise DetnasInputError(f'search.heldout_fraction must be in (0, 1), got {f!r}')
+        t = self.tie_se
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0 <= t < math.inf:
+            raise DetnasInputError(f'search.tie_se must be a number >= 0 (standard errors; '
+                                   f'0 turns the tie rule off), got {t!r}')
         for key in self.objectives:
             if not isinstance(key, str) or key.lstrip('-') not in METRICS:
                 raise DetnasInputError(f'search.objectives: {key!r} is not a metric; choose '

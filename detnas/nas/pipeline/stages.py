@@ -52,8 +52,10 @@ from .scoring import HeldoutEvaluator
 from .split import HeldoutSplit, split_train_annotations
 
 LOGGER_NAME = 'detnas_search'
-CHOICE_RULE = ('highest held-out bbox_mAP (unrounded) among feasible front members; ties: '
-               'AP50, then AP_s, then fewer FLOPs')
+CHOICE_RULE = ('the highest held-out bbox_mAP (unrounded) among feasible front members (ties: '
+               'AP50, then AP_s, then fewer FLOPs); under a budget constraint, the member that '
+               'spends most of the budget among those the held-out split cannot tell from it '
+               '(paired difference within search.tie_se half-sample standard errors)')
 
 
 def log(message: str, level: int = logging.INFO) -> None:
@@ -117,31 +119,84 @@ def check_constraints_reachable(constraints: List[Constraint], space: StagedSear
                 'constraint or widen the search space.')
 
 
-def choose(front: List[ScoredCandidate]) -> ScoredCandidate:
-    """The chosen front member (:data:`CHOICE_RULE`; last tie-break: the smaller
-    encoding)."""
+def choose(front: List[ScoredCandidate],
+           tied: Optional[Callable[[ScoredCandidate, ScoredCandidate], bool]] = None,
+           spend: Optional[str] = None) -> ScoredCandidate:
+    """The chosen front member (:data:`CHOICE_RULE`; last tie-break: the smaller encoding).
+
+    Stand-alone AP rises with the budget a candidate spends (bench/results/search_ranking:
+    FLOPs alone rank the fine-tuned archs better than the proxy does), so where the held-out
+    score cannot separate the best member from a costlier one that still meets the budget,
+    the costlier one is the better bet.
+
+    Args:
+        front: the search's Pareto front.
+        tied: ``tied(best, other)``: whether the held-out split cannot tell ``other`` from
+            the best-scoring member (None: the best-scoring member is chosen).
+        spend: the budget's metric (e.g. ``'flops'``); members costlier than the best are
+            tried in decreasing ``spend`` and the first tied one is chosen.
+    """
     feasible = [r for r in front if r.feasible] or list(front)
-    return min(feasible, key=lambda r: (-r.metrics['bbox_mAP'],
+    best = min(feasible, key=lambda r: (-r.metrics['bbox_mAP'],
                                         -r.metrics.get('bbox_mAP_50', 0.0),
                                         -r.metrics.get('bbox_mAP_s', 0.0),
                                         r.metrics.get('flops', 0), tuple(r.candidate)))
+    if tied is None or spend is None:
+        return best
+    costlier = sorted((r for r in feasible if r.metrics[spend] > best.metrics[spend]),
+                      key=lambda r: (-r.metrics[spend], tuple(r.candidate)))
+    return next((r for r in costlier if tied(best, r)), best)
 
 
-def paired_difference(evaluator: HeldoutEvaluator, arch: Arch, reference: Arch) -> dict:
-    """Held-out AP of ``arch`` minus that of ``reference`` and the half-sample standard error
-    of the difference (the same image halves for both: a paired estimate).
+def budget_metric(constraints: List[Constraint]) -> Optional[str]:
+    """The metric of the first upper-bound constraint (the budget to spend), or None."""
+    return next((c.key for c in constraints if c.op == '<='), None)
+
+
+class HeldoutComparison:
+    """Paired comparisons of archs on the held-out images: AP differences with their
+    half-sample standard error (the same image halves for both archs), each arch's COCO
+    evaluation computed once.
 
     Args:
         evaluator: the search's held-out evaluator.
-        arch: the arch to compare (e.g. the chosen one).
-        reference: the arch it is compared with (e.g. the seed).
+        decode: ``candidate -> arch``.
     """
-    scorer = evaluator.scorer
-    evals = [scorer.evaluate(evaluator.detections(a)) for a in (arch, reference)]
-    full = [scorer.stats(ev)[0] for ev in evals]
-    halves = scorer.half_aps(evals[0]) - scorer.half_aps(evals[1])
-    return dict(difference=float(full[0] - full[1]), se=float(halves.std(ddof=1)),
-                halves=len(halves))
+
+    def __init__(self, evaluator: HeldoutEvaluator, decode: Callable[[Tuple], Arch]):
+        self.evaluator, self.decode = evaluator, decode
+        self._evaluations = {}
+
+    def _evaluation(self, candidate: Tuple):
+        key = tuple(candidate)
+        if key not in self._evaluations:
+            scorer = self.evaluator.scorer
+            self._evaluations[key] = scorer.evaluate(
+                self.evaluator.detections(self.decode(key)))
+        return self._evaluations[key]
+
+    def difference(self, candidate: Tuple, reference: Tuple) -> dict:
+        """Held-out AP of ``candidate`` minus that of ``reference`` (encodings) and the
+        half-sample standard error of the difference."""
+        scorer = self.evaluator.scorer
+        evals = [self._evaluation(c) for c in (candidate, reference)]
+        full = [scorer.stats(ev)[0] for ev in evals]
+        halves = scorer.half_aps(evals[0]) - scorer.half_aps(evals[1])
+        return dict(difference=float(full[0] - full[1]), se=float(halves.std(ddof=1)),
+                    halves=len(halves))
+
+    def tied(self, num_se: float) -> Callable[[ScoredCandidate, ScoredCandidate], bool]:
+        """``tied(best, other)``: the best's lead over ``other`` is at most ``num_se``
+        standard errors (logged, for the choice's record)."""
+        def tied(best: ScoredCandidate, other: ScoredCandidate) -> bool:
+            d = self.difference(best.candidate, other.candidate)
+            verdict = d['difference'] <= num_se * d['se']
+            log(f'search: choice: best held-out bbox_mAP leads the member at '
+                f'{other.metrics.get("flops", 0) / 1e6:.1f} MFLOPs by {d["difference"]:+.4f} '
+                f'(standard error {d["se"]:.4f}): {"tied" if verdict else "not tied"}')
+            return verdict
+
+        return tied
 
 
 def check_archs(space: StagedSearchSpace, chosen: Arch, count: int, seed: int) -> Dict[str, Arch]:
@@ -182,8 +237,10 @@ class SearchRun:
     cost: Optional[CandidateCost] = None
     constraints: List[Constraint] = field(default_factory=list)
     evaluator: Optional[HeldoutEvaluator] = None
+    comparison: Optional[HeldoutComparison] = None
     search: Optional[EvolutionSearch] = None
     result: Optional[SearchResult] = None
+    best_scored: Optional[ScoredCandidate] = None
     chosen: Optional[ScoredCandidate] = None
     seed_record: Optional[ScoredCandidate] = None
     export: Optional[ExportResult] = None
@@ -324,7 +381,13 @@ def evolve_stage(run: SearchRun) -> None:
         f'{[c.describe() for c in run.constraints]}')
     run.result = run.search.run(resume=plan.resume)
     run.seed_record = run.search.records[genome.canonical(seed_genes)]
-    run.chosen = choose(run.result.front)
+    run.comparison = HeldoutComparison(run.evaluator, run.decode)
+    spend = budget_metric(run.constraints) if settings.tie_se > 0 else None
+    run.best_scored = choose(run.result.front)
+    chosen = [choose(run.result.front, run.comparison.tied(settings.tie_se), spend)
+              if run.rank == 0 else None]
+    broadcast_object_list(chosen, src=0)  # the paired tie tests run on rank 0 only
+    run.chosen = chosen[0]
     if not any(r.metrics.get('bbox_mAP') for r in run.search.records.values()):
         log('search: WARNING every candidate, the seed included, scored held-out bbox_mAP 0: '
             'the supernet is under-trained, so the choice only reflects the cost objectives; '
@@ -337,8 +400,8 @@ def export_stage(run: SearchRun) -> None:
     (rank 0 writes; the other ranks wait)."""
     if run.rank == 0:
         plan, space = run.plan, run.space
-        run.versus_seed = paired_difference(run.evaluator, run.decode(run.chosen.candidate),
-                                            space.seed_arch())
+        run.versus_seed = run.comparison.difference(run.chosen.candidate,
+                                                    run.seed_record.candidate)
         diff, se = run.versus_seed['difference'], run.versus_seed['se']
         log(f'search: chosen vs seed on the held-out split: bbox_mAP {diff:+.4f} '
             f'(half-sample standard error {se:.4f})')
@@ -407,7 +470,10 @@ def write_summary(run: SearchRun) -> None:
         seed_arch=dict(arch=run.space.seed_arch(), metrics=run.seed_record.metrics),
         front_size=len(run.result.front), num_scored=len(run.result.records),
         generations=len(run.result.history) - 1, history=run.result.history,
-        choice_rule=CHOICE_RULE, chosen_vs_seed=run.versus_seed,
+        choice_rule=CHOICE_RULE, tie_se=run.plan.settings.tie_se,
+        best_scored=dict(candidate=list(run.best_scored.candidate),
+                         metrics=run.best_scored.metrics),
+        chosen_vs_seed=run.versus_seed,
         exported=dict(config=run.export.config, checkpoint=run.export.checkpoint,
                       arch_yaml=run.export.arch_yaml),
         exported_seed_arch=dict(config=run.seed_export.config,

@@ -33,3 +33,22 @@ def test_budgets_are_fractions_of_the_seeds_cost():
                                                    ('params', '>=', 10.0)]
     with pytest.raises(DetnasInputError, match="'x' is not a number|KEY<=NUMBER"):
         parse_constraints(['flops<=x*seed'], seed)
+
+
+def test_under_a_budget_the_costliest_member_tied_with_the_best_is_chosen():
+    best = _record(0, 0.300, flops=100)
+    front = [best, _record(1, 0.296, flops=150), _record(2, 0.280, flops=180),
+             _record(3, 0.299, flops=90), _record(4, 0.300, flops=300, violation=1.0)]
+    asked = []
+
+    def within_half_a_point(b, other):  # a stand-in for the paired standard-error test
+        asked.append(other.candidate)
+        return b.metrics['bbox_mAP'] - other.metrics['bbox_mAP'] <= 0.005
+
+    assert choose(front, within_half_a_point, 'flops').candidate == (1, )
+    # costlier feasible members, most FLOPs first; stops at the first tie; never the
+    # infeasible one nor a cheaper one
+    assert asked == [(2, ), (1, )]
+    assert choose(front, lambda b, o: False, 'flops') is best
+    assert choose(front, within_half_a_point, None) is best  # no budget: the best score
+    assert choose(front) is best
