@@ -155,8 +155,8 @@ def budget_metric(constraints: List[Constraint]) -> Optional[str]:
 
 class HeldoutComparison:
     """Paired comparisons of archs on the held-out images: AP differences with their
-    half-sample standard error (the same image halves for both archs), each arch's COCO
-    evaluation computed once.
+    half-sample standard error (the same image halves for both archs), each arch's full and
+    half-sample APs computed once.
 
     Args:
         evaluator: the search's held-out evaluator.
@@ -165,25 +165,24 @@ class HeldoutComparison:
 
     def __init__(self, evaluator: HeldoutEvaluator, decode: Callable[[Tuple], Arch]):
         self.evaluator, self.decode = evaluator, decode
-        self._evaluations = {}
+        self._aps = {}
 
-    def _evaluation(self, candidate: Tuple):
+    def _full_and_half_aps(self, candidate: Tuple):
         key = tuple(candidate)
-        if key not in self._evaluations:
+        if key not in self._aps:
             scorer = self.evaluator.scorer
-            self._evaluations[key] = scorer.evaluate(
-                self.evaluator.detections(self.decode(key)))
-        return self._evaluations[key]
+            ev = scorer.evaluate(self.evaluator.detections(self.decode(key)))
+            self._aps[key] = scorer.stats(ev)[0], scorer.half_aps(ev)
+        return self._aps[key]
 
     def difference(self, candidate: Tuple, reference: Tuple) -> dict:
         """Held-out AP of ``candidate`` minus that of ``reference`` (encodings) and the
         half-sample standard error of the difference."""
-        scorer = self.evaluator.scorer
-        evals = [self._evaluation(c) for c in (candidate, reference)]
-        full = [scorer.stats(ev)[0] for ev in evals]
-        halves = scorer.half_aps(evals[0]) - scorer.half_aps(evals[1])
-        return dict(difference=float(full[0] - full[1]), se=float(halves.std(ddof=1)),
-                    halves=len(halves))
+        (full, halves), (ref_full, ref_halves) = (self._full_and_half_aps(c)
+                                                  for c in (candidate, reference))
+        diffs = halves - ref_halves
+        return dict(difference=float(full - ref_full), se=float(diffs.std(ddof=1)),
+                    halves=len(diffs))
 
     def tied(self, num_se: float) -> Callable[[ScoredCandidate, ScoredCandidate], bool]:
         """``tied(best, other)``: the best's lead over ``other`` is at most ``num_se``
