@@ -184,14 +184,22 @@ class HeldoutComparison:
         return dict(difference=float(full - ref_full), se=float(diffs.std(ddof=1)),
                     halves=len(diffs))
 
-    def tied(self, num_se: float) -> Callable[[ScoredCandidate, ScoredCandidate], bool]:
+    def tied(self, num_se: float,
+             spend: str = 'flops') -> Callable[[ScoredCandidate, ScoredCandidate], bool]:
         """``tied(best, other)``: the best's lead over ``other`` is at most ``num_se``
-        standard errors (logged, for the choice's record)."""
+        standard errors (logged with ``other``'s ``spend`` metric, for the choice's record).
+
+        Args:
+            num_se: the lead, in standard errors, up to which the two are tied.
+            spend: the budget's metric, named in the log line.
+        """
         def tied(best: ScoredCandidate, other: ScoredCandidate) -> bool:
             d = self.difference(best.candidate, other.candidate)
             verdict = d['difference'] <= num_se * d['se']
+            value = other.metrics.get(spend, 0)
+            cost = f'{value / 1e6:.1f} MFLOPs' if spend == 'flops' else f'{spend} {value:g}'
             log(f'search: choice: best held-out bbox_mAP leads the member at '
-                f'{other.metrics.get("flops", 0) / 1e6:.1f} MFLOPs by {d["difference"]:+.4f} '
+                f'{cost} by {d["difference"]:+.4f} '
                 f'(standard error {d["se"]:.4f}): {"tied" if verdict else "not tied"}')
             return verdict
 
@@ -383,7 +391,8 @@ def evolve_stage(run: SearchRun) -> None:
     run.comparison = HeldoutComparison(run.evaluator, run.decode)
     spend = budget_metric(run.constraints) if settings.tie_se > 0 else None
     run.best_scored = choose(run.result.front)
-    chosen = [choose(run.result.front, run.comparison.tied(settings.tie_se), spend)
+    chosen = [choose(run.result.front, run.comparison.tied(settings.tie_se, spend or 'flops'),
+                     spend)
               if run.rank == 0 else None]
     broadcast_object_list(chosen, src=0)  # the paired tie tests run on rank 0 only
     run.chosen = chosen[0]
