@@ -144,6 +144,17 @@ def correlations(proxy: dict, truth: dict, names) -> dict:
     return dict(n=len(names), kendall_tau=kendall_tau(x, y), spearman=spearman_rho(x, y))
 
 
+def tau_per_seed(proxy: dict, runs: dict, seeds) -> dict:
+    """Kendall's tau of proxy vs each training seed's stand-alone AP alone (``runs``: arch ->
+    finished runs, each with its ``seed``); archs that seed has not finished are left out."""
+    out = {}
+    for seed in seeds:
+        truth = {n: next((r['metrics']['AP'] for r in rs if r['seed'] == seed), None)
+                 for n, rs in runs.items()}
+        out[str(seed)] = correlations(proxy, truth, runs)['kendall_tau']
+    return out
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     p.add_argument('--config', default=SEARCH_CONFIG, help='search config')
@@ -212,6 +223,7 @@ def main(argv=None):
     # the yardstick a proxy must beat: rank by FLOPs alone, no training at all
     by_flops = {n: dict(bbox_mAP=a['flops']) for n, a in archs.items()}
     result['flops_only'] = dict(all=correlations(by_flops, truth, archs),
+                                per_seed=tau_per_seed(by_flops, runs, args.seeds),
                                 below_seed=correlations(by_flops, truth, below))
     if proxies:
         first = result['proxies'][args.proxies[0]]['all']
@@ -240,15 +252,18 @@ def to_markdown(r: dict) -> str:
                  ', '.join(f'{100 * v:.1f}' for v in a['ap_per_seed']),
                  *(f"{100 * a['proxy'][p]['bbox_mAP']:.1f}" for p in proxies)]
         lines.append('| ' + ' | '.join(cells) + ' |')
-    lines += ['', '| proxy | overrides | tau (all) | rho (all) | tau (<= seed FLOPs) | '
-              'rho (<= seed FLOPs) | supernet (s) |', '|---|---|---|---|---|---|---|']
+    lines += ['', '| proxy | overrides | tau (all) | tau per seed | rho (all) | '
+              'tau (<= seed FLOPs) | rho (<= seed FLOPs) | supernet (s) |',
+              '|---|---|---|---|---|---|---|---|']
     num = lambda v: 'n/a' if v is None else f'{v:.2f}'  # noqa: E731
     secs = lambda v: 'n/a' if v is None else f'{v:.0f}'  # noqa: E731
     rows = dict(r['proxies'], **({'FLOPs alone (no supernet)': dict(
         r['flops_only'], overrides=None, supernet_s=0)} if 'flops_only' in r else {}))
     for p, v in rows.items():
+        per_seed = ', '.join(f'{num(t)} (seed {s})' for s, t in v.get('per_seed', {}).items())
         lines.append(f"| {p} | {v['overrides'] or '-'} | {num(v['all']['kendall_tau'])} | "
-                     f"{num(v['all']['spearman'])} | {num(v['below_seed']['kendall_tau'])} | "
+                     f"{per_seed or 'n/a'} | {num(v['all']['spearman'])} | "
+                     f"{num(v['below_seed']['kendall_tau'])} | "
                      f"{num(v['below_seed']['spearman'])} | {secs(v['supernet_s'])} |")
     return '\n'.join(lines) + '\n'
 

@@ -76,3 +76,29 @@ def test_concave_bound_at_bounds_every_concave_curve_through_the_points():
     assert concave_bound_at(points, 9.0) == [3.0, 6.0]  # a measured point
     assert concave_bound_at(points[:2], 2.0) is None  # no neighbouring segment
     assert concave_bound_at(points, 0.5) is None
+
+
+def test_the_ranking_bench_reports_tau_per_training_seed_against_scipy():
+    """bench/search_ranking.py: one tau per training seed, over the archs that seed finished."""
+    import importlib.util
+    import os.path as osp
+    path = osp.join(osp.dirname(__file__), '..', '..', 'bench', 'search_ranking.py')
+    spec = importlib.util.spec_from_file_location('search_ranking_bench', path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    rng = random.Random(1)
+    names = [f'a{i}' for i in range(8)]
+    proxy = {n: dict(bbox_mAP=rng.random()) for n in names}
+    runs = {n: [dict(seed=0, metrics=dict(AP=proxy[n]['bbox_mAP'] + rng.gauss(0, 0.2)))]
+            for n in names}
+    for n in names[:6]:  # seed 1 finished six of the eight
+        runs[n].append(dict(seed=1, metrics=dict(AP=rng.random())))
+    taus = bench.tau_per_seed(proxy, runs, [0, 1])
+    for seed, count in ((0, 8), (1, 6)):
+        done = [n for n in names if any(r['seed'] == seed for r in runs[n])]
+        assert len(done) == count
+        expected = stats.kendalltau([proxy[n]['bbox_mAP'] for n in done],
+                                    [next(r['metrics']['AP'] for r in runs[n]
+                                          if r['seed'] == seed) for n in done])[0]
+        assert taus[str(seed)] == pytest.approx(expected, abs=1e-12)
+    assert taus['0'] != pytest.approx(taus['1'], abs=0.05)
