@@ -218,6 +218,7 @@ def main(argv=None):
                for n, a in archs.items()},
         proxies={p: dict(overrides=PROXIES[p], supernet_s=s['supernet_s'],
                          all=correlations(s, truth, archs),
+                         per_seed=tau_per_seed(s, runs, args.seeds),
                          below_seed=correlations(s, truth, below))
                  for p, s in proxies.items()})
     # the yardstick a proxy must beat: rank by FLOPs alone, no training at all
