@@ -13,6 +13,16 @@ def tiny_data_options(data_root: str):
     return data_root_options(data_root)
 
 
+def load_script(path: str):
+    """A repo script (``tools/...`` or ``bench/...``, relative to the root) as a module."""
+    import importlib.util
+    name = osp.splitext(osp.basename(path))[0]
+    spec = importlib.util.spec_from_file_location(f'script_{name}', osp.join(ROOT, path))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def run_tool(args, timeout=600, env=None):
     """Runs ``python tools/...`` from the repo root; returns the CompletedProcess."""
     full_env = dict(os.environ, PYTHONUNBUFFERED='1', OMP_NUM_THREADS='1')

@@ -21,6 +21,25 @@ def rms(x: Tensor) -> float:
     return float(x.float().square().mean().sqrt())
 
 
+def tower_outputs(head: nn.Module, x: Tensor) -> Tuple[Tensor, Tensor]:
+    """The classification and regression towers' outputs of a dense head for one input level
+    (in sequence where the head runs them so: ``forward_towers``).
+
+    Args:
+        head: a dense head with ``cls_convs`` and ``reg_convs``.
+        x: one FPN level, ``(N, C, H, W)``.
+    """
+    if hasattr(head, 'forward_towers'):
+        return head.forward_towers(x)
+    outputs = []
+    for tower in (head.cls_convs, head.reg_convs):
+        y = x
+        for layer in tower:
+            y = layer(y)
+        outputs.append(y)
+    return tuple(outputs)
+
+
 def tower_signal(model: nn.Module, batches: Sequence[dict]) -> Dict[str, float]:
     """Mean over levels and images of the RMS of the head input and of each tower's output.
 
@@ -29,22 +48,13 @@ def tower_signal(model: nn.Module, batches: Sequence[dict]) -> Dict[str, float]:
             ``reg_convs``.
         batches: collated batches (``data_preprocessor`` input format).
     """
-    head = model.bbox_head
-    towers = getattr(head, 'forward_towers', None)
-
-    def run(tower, x):
-        for layer in tower:
-            x = layer(x)
-        return x
-
     sums = dict(input=0.0, cls_tower=0.0, reg_tower=0.0)
     count = 0
     with torch.no_grad():
         for batch in batches:
             feats = model.extract_feat(model.data_preprocessor(batch, False)['inputs'])
             for x in feats:
-                cls_feat, reg_feat = towers(x) if towers else (run(head.cls_convs, x),
-                                                               run(head.reg_convs, x))
+                cls_feat, reg_feat = tower_outputs(model.bbox_head, x)
                 sums['input'] += rms(x)
                 sums['cls_tower'] += rms(cls_feat)
                 sums['reg_tower'] += rms(reg_feat)

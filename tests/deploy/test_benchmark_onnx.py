@@ -1,21 +1,16 @@
 """tools/analysis/benchmark.py --onnx: the network timed in onnxruntime beside PyTorch."""
-import importlib.util
 import json
 
 import pytest
 from deploy_helpers import RETINANET, detector
-from helpers import ROOT
+from helpers import load_script
 
 from detnas.deploy import export_onnx
 from detnas.utils.errors import DetnasInputError
 
 
 def _benchmark():
-    spec = importlib.util.spec_from_file_location(
-        'benchmark_tool', f'{ROOT}/tools/analysis/benchmark.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script('tools/analysis/benchmark.py')
 
 
 def test_onnx_exported_on_the_fly_is_timed_beside_pytorch(capsys):

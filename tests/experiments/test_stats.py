@@ -2,6 +2,7 @@
 import random
 
 import pytest
+from helpers import load_script
 from scipy import stats
 
 from detnas.experiments import (concave_bound_at, curve_at, kendall_tau,
@@ -80,12 +81,7 @@ def test_concave_bound_at_bounds_every_concave_curve_through_the_points():
 
 def test_the_ranking_bench_reports_tau_per_training_seed_against_scipy():
     """bench/search_ranking.py: one tau per training seed, over the archs that seed finished."""
-    import importlib.util
-    import os.path as osp
-    path = osp.join(osp.dirname(__file__), '..', '..', 'bench', 'search_ranking.py')
-    spec = importlib.util.spec_from_file_location('search_ranking_bench', path)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = load_script('bench/search_ranking.py')
     rng = random.Random(1)
     names = [f'a{i}' for i in range(8)]
     proxy = {n: dict(bbox_mAP=rng.random()) for n in names}

@@ -9,7 +9,7 @@ import torch
 from helpers import ROOT
 from mmengine.config import Config
 
-import detnas  # noqa: F401  registers detnas modules
+from detnas.analysis import rms, tower_outputs
 
 CONFIGS = osp.join(ROOT, 'configs', 'baselines')
 
@@ -24,14 +24,9 @@ def _towers_rms_at_init(config: str):
     head = MODELS.build(cfg)
     head.init_weights()
     x = torch.randn(2, cfg.in_channels, 96, 96)  # borders (zero padding) are 4 %
-    rms = {}
     with torch.no_grad():
-        for tower in ('cls_convs', 'reg_convs'):
-            y = x
-            for conv in getattr(head, tower):
-                y = conv(y)
-            rms[tower] = float(y.square().mean().sqrt())
-    return rms, cfg
+        outputs = tower_outputs(head, x)
+    return dict(zip(('cls_convs', 'reg_convs'), map(rms, outputs))), cfg
 
 
 def test_the_plain_towers_shrink_the_signal_as_the_variance_formula_says():
