@@ -14,7 +14,6 @@ Writes OUT.json and OUT.md (AP / AP50 / AP_s / AP_m / AP_l, first and last logge
 config). Results are on generated demo data, not COCO.
 """
 import argparse
-import glob
 import json
 import math
 import os
@@ -23,7 +22,8 @@ import platform
 import sys
 import time
 
-from detnas.experiments import ensure_demo_data, experiment_config, train_and_test
+from detnas.experiments import (ensure_demo_data, experiment_config, logged_scalars,
+                                train_and_test)
 from detnas.experiments.compare import named_configs
 
 
@@ -62,11 +62,7 @@ def subset_data(data_root: str, num: int, out: str) -> str:
 
 def logged_losses(run_dir: str):
     """(first, last) total loss from the run's mmengine scalars log."""
-    files = sorted(glob.glob(osp.join(run_dir, '*', 'vis_data', 'scalars.json')))
-    losses = []
-    for path in files[-1:]:
-        with open(path) as f:
-            losses = [json.loads(line)['loss'] for line in f if '"loss"' in line]
+    losses = [value for _, value in logged_scalars(run_dir, 'loss')]
     return (losses[0], losses[-1]) if losses else (None, None)
 
 

@@ -170,6 +170,23 @@ def run_or_reuse(label: str, run_dir: str, make_cfg: Callable[[], Config],
     return record
 
 
+def logged_scalars(run_dir: str, key: str) -> List[Tuple[int, float]]:
+    """``(iteration, value)`` of ``key`` in the run's latest mmengine scalars log
+    (``run_dir/<timestamp>/vis_data/scalars.json``); empty when there is none.
+
+    Args:
+        run_dir: a training run's work dir.
+        key: a logged scalar, e.g. ``'loss'``, ``'loss_cls'``, ``'grad_norm'``.
+    """
+    import glob
+    files = sorted(glob.glob(osp.join(run_dir, '*', 'vis_data', 'scalars.json')))
+    if not files:
+        return []
+    with open(files[-1]) as f:
+        rows = [json.loads(line) for line in f if line.strip()]
+    return [(row['iter'], row[key]) for row in rows if key in row]
+
+
 def seconds_text(value: Optional[float]) -> str:
     """Seconds as text ('n/a' for a restored run that did not record them)."""
     return 'n/a' if value is None else f'{value:.0f} s'

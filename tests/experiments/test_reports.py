@@ -6,9 +6,10 @@ import math
 import os.path as osp
 
 import pytest
-from helpers import run_tool
+from helpers import load_script, run_tool
 
-from detnas.experiments import goal_verdict, paired_ratio, paired_ratio_interval, recorded_runs
+from detnas.experiments import (goal_verdict, logged_scalars, paired_ratio, paired_ratio_interval,
+                                recorded_runs)
 from detnas.utils.io import atomic_write_json
 
 
@@ -195,3 +196,23 @@ def test_results_are_written_as_json_and_markdown_with_their_command(tmp_path):
     assert table == '| a | 25.0 |\n'
     assert (tmp_path / 'out' / 'x.md').read_text() == table
     assert json.loads((tmp_path / 'out' / 'x.json').read_text()) == result
+
+
+def test_training_start_reads_the_latest_scalars_log(tmp_path):
+    """bench/training_start.py on a hand-written mmengine scalars log: the first iteration
+    under the level, the early gradient mean and the last value; an older log is ignored."""
+    rows = [dict(iter=10, loss=2.0, loss_cls=1.12, grad_norm=0.5),
+            dict(iter=20, loss=1.9, loss_cls=1.05, grad_norm=1.5),
+            dict(**{'coco/bbox_mAP': 0.1, 'step': 1}),
+            dict(iter=30, loss=1.2, loss_cls=0.7, grad_norm=4.0),
+            dict(iter=40, loss=1.0, loss_cls=0.5, grad_norm=3.0)]
+    for stamp, content in (('20260101_000000', [dict(iter=10, loss_cls=0.1)]),
+                           ('20260102_000000', rows)):
+        folder = tmp_path / stamp / 'vis_data'
+        folder.mkdir(parents=True)
+        (folder / 'scalars.json').write_text('\n'.join(json.dumps(r) for r in content) + '\n')
+    assert logged_scalars(str(tmp_path), 'loss_cls') == [(10, 1.12), (20, 1.05), (30, 0.7),
+                                                         (40, 0.5)]
+    summary = load_script('bench/training_start.py').training_start(str(tmp_path), 1.0, 25)
+    assert summary == dict(first_loss_cls=1.12, first_iter_below=30, early_grad_norm=1.0,
+                           last_loss_cls=0.5, last_iter=40)
