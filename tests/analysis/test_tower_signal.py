@@ -1,5 +1,6 @@
 """detnas.analysis.tower_signal (tools/analysis/tower_signal.py): tower outputs are measured
 where the head computes them."""
+import json
 import os.path as osp
 
 import pytest
@@ -44,3 +45,19 @@ def test_a_head_without_towers_is_a_clear_error(tmp_path):
     cfg.write_text(f"_base_ = '{ROOT}/configs/yolov7/yolov7_tiny_demo.py'\n")
     proc = run_tool(['tools/analysis/tower_signal.py', str(cfg)])
     assert proc.returncode == 2 and 'cls_convs / reg_convs' in proc.stderr
+
+
+def test_data_root_moves_every_loader(tiny_coco, tmp_path):
+    """--data-root replaces the loaders' own folders (a bare ``data_root=`` override does not
+    reach them: mmdet configs copy it into each dataset when the file is read)."""
+    cfg = tmp_path / 'elsewhere.py'
+    cfg.write_text(f"_base_ = '{ROOT}/tests/configs/retinanet_tiny.py'\n"
+                   "test_dataloader = dict(dataset=dict(data_root='/nonexistent/'))\n")
+    out = tmp_path / 'signal'
+    missing = run_tool(['tools/analysis/tower_signal.py', str(cfg), '--num-images', '2'])
+    assert missing.returncode != 0 and '/nonexistent/' in missing.stderr
+    proc = run_tool(['tools/analysis/tower_signal.py', str(cfg), '--num-images', '2',
+                     '--data-root', tiny_coco, '--out', str(out)])
+    assert proc.returncode == 0, proc.stderr
+    row, = json.loads((tmp_path / 'signal.json').read_text())['rows']
+    assert row['input'] > 0 and row['cls_tower'] > 0

@@ -1,7 +1,7 @@
 """How much signal reaches a dense head's prediction layers? Tower output scale vs input scale.
 
     python tools/analysis/tower_signal.py CONFIG [CONFIG ...] [--checkpoint CKPT ...]
-        [--num-images 16] [--split test] [--cfg-options k=v ...]
+        [--num-images 16] [--split test] [--data-root DIR] [--cfg-options k=v ...]
 
 For each config, builds the detector with its initialisation (the backbone's pretrained
 seed is loaded through ``init_cfg``; or the given checkpoint), runs backbone and neck on
@@ -29,6 +29,8 @@ def parse_args(argv=None):
                    "configs' initialisation)")
     p.add_argument('--num-images', type=int, default=16)
     p.add_argument('--split', choices=('test', 'val', 'train'), default='test')
+    p.add_argument('--data-root', help="a COCO-style folder (annotations/instances_*.json) "
+                   "that every loader of the configs reads instead of the configs' own")
     p.add_argument('--out', help='output prefix for .json and .md')
     p.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config keys')
     args = p.parse_args(argv)
@@ -44,11 +46,15 @@ def main(argv=None):
     args = parse_args(argv)
     from detnas.analysis import build_towered_detector, tower_signal, tower_table
     from detnas.datasets import load_batches
+    from detnas.experiments import data_root_options
     from detnas.utils.errors import DetnasInputError
+    options = dict(o.split('=', 1) for o in data_root_options(args.data_root)) \
+        if args.data_root else {}
+    options.update(args.cfg_options or {})
     rows = []
     for i, config in enumerate(args.configs):
         ckpt = args.checkpoint[i] if args.checkpoint else None
-        cfg, model = build_towered_detector(config, ckpt, args.cfg_options)
+        cfg, model = build_towered_detector(config, ckpt, options)
         loader = cfg.get(f'{args.split}_dataloader')
         if not loader:
             raise DetnasInputError(f'{config} has no {args.split}_dataloader')
