@@ -10,12 +10,15 @@ schedule and the same training seeds:
 * ``searched``: the architecture ``tools/search.py`` chooses under ``flops<=BUDGET*seed``
   (search seed 0), the seed's weights mapped into it the same way (so neither arm has had
   more training than the other);
-* ``seed``: the seed detector itself (budget 1.0).
+* ``seed``: the seed detector itself (budget 1.0);
+* ``--arch NAME=FILE``: any architecture of the config's space (an arch yaml such as a
+  search's ``chosen.yaml``), mapped and fine-tuned the same way and compared with the
+  uniform-scaling curve at its own FLOPs.
 
     python bench/pareto_vs_uniform.py [--budgets 0.5 0.75] [--seeds 0 1 2]
         [--data-root data/demo_coco_val400] [--arms seed uniform searched]
         [--config configs/search/gfocalv2_mbv2_width_search_demo.py]
-        [--uniform-budgets 0.432 0.5]
+        [--uniform-budgets 0.432 0.5] [--arch NAME=ARCH.yaml ...]
 
 Writes ``<out>/pareto_vs_uniform.{json,md,png}`` (per budget ``ap_searched``,
 ``ap_uniform``, ``flops_searched``, ``flops_uniform``, per-seed values, a paired interval of
@@ -51,6 +54,17 @@ def uniform_budget(text: str) -> tuple:
                                          '0.5 or 0.432:2') from None
 
 
+def named_arch(text: str) -> tuple:
+    """``'front588=arch.yaml'`` -> ``('front588', 'arch.yaml')``."""
+    name, sep, path = text.partition('=')
+    if not (sep and name and path) or name in ('seed', 'searched', 'uniform') or \
+            name.startswith(('uniform_', 'searched_')):
+        raise argparse.ArgumentTypeError(
+            f'{text!r}: give NAME=ARCH.yaml, NAME not seed and not starting with uniform or '
+            'searched, e.g. front588=work_dirs/search/chosen.yaml')
+    return name, path
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     p.add_argument('--config', default=SEARCH_CONFIG, help='search config (seed detector)')
@@ -65,6 +79,8 @@ def parse_args(argv=None):
     p.add_argument('--mode', choices=('width', 'compound'), default='width')
     p.add_argument('--arms', nargs='+', choices=('seed', 'uniform', 'searched'),
                    default=['seed', 'uniform', 'searched'])
+    p.add_argument('--arch', type=named_arch, nargs='+', default=[], metavar='NAME=ARCH.yaml',
+                   help="more arms: architectures of the config's space (arch yaml files)")
     p.add_argument('--data-root', default=osp.join(ROOT, 'data/demo_coco_val400'))
     p.add_argument('--num-val', type=int, default=400,
                    help='val images when the data root is made (evaluation noise)')
@@ -80,12 +96,15 @@ def main(argv=None):
     args = parse_args(argv)
     from detnas.nas.pipeline import SearchPlan
     from detnas.nas.scaling import scale_to_flops
+    from detnas.nas.space import load_arch_yaml
     from detnas.utils.complexity import model_complexity
-    data_root = ensure_demo_data(args.data_root, num_val=args.num_val)
     plan = SearchPlan.from_config(Config.fromfile(args.config), args.work_dir)
     family = plan.family
-    seed_flops = float(model_complexity(family.build_fixed_backbone(family.space.seed_arch()),
-                                        SHAPE)['macs'])
+    given = {name: load_arch_yaml(path, family.space) for name, path in args.arch}
+    data_root = ensure_demo_data(args.data_root, num_val=args.num_val)
+    backbone_flops = lambda arch: float(model_complexity(  # noqa: E731
+        family.build_fixed_backbone(arch), SHAPE)['macs'])
+    seed_flops = backbone_flops(family.space.seed_arch())
     base = osp.join(args.work_dir, 'seed_detector.py')
     os.makedirs(args.work_dir, exist_ok=True)
     plan.seed_cfg.dump(base)
@@ -123,6 +142,12 @@ def main(argv=None):
                               config=standalone_config(
                                   base, family.fixed_backbone_config(arch), SEED,
                                   osp.join(data_root, 'train'), args.work_dir, name))
+    for name, arch in given.items():
+        flops = backbone_flops(arch)
+        arms[name] = dict(budget=round(flops / seed_flops, 4), flops=flops, arch=arch,
+                          config=standalone_config(base, family.fixed_backbone_config(arch),
+                                                   SEED, osp.join(data_root, 'train'),
+                                                   args.work_dir, name))
     runs = {name: [] for name in arms}
     for seed in args.seeds:
         for name, arm in arms.items():
@@ -156,10 +181,12 @@ def main(argv=None):
             row.update(uniform_curve_at(arms, searched))
             row.update(uniform_at_equal_flops(arms, searched))
         budgets[f'{budget:g}'] = row
+    given_rows = {name: dict(flops=arms[name]['flops'], ap=arms[name]['ap'],
+                             **uniform_curve_at(arms, arms[name])) for name in given}
     result = dict(
         run_header('bench/pareto_vs_uniform.py', argv), data=data_root,
-        seeds=args.seeds, mode=args.mode, seed_flops=seed_flops, budgets=budgets,
-        arms=arms, runs=runs)
+        config=args.config, seeds=args.seeds, mode=args.mode, seed_flops=seed_flops,
+        budgets=budgets, given=given_rows, arms=arms, runs=runs)
     table = write_results(args.out, 'pareto_vs_uniform', result, to_markdown)
     plot(result, osp.join(args.out, 'pareto_vs_uniform.png'))
     print(table)
@@ -259,18 +286,20 @@ def to_markdown(r: dict) -> str:
               'points around it (a lower bound if the curve is concave) and the most a concave '
               'curve through the points can reach there (the neighbouring segments extended); '
               'the verdict is against the latter.', '',
-              '| budget | searched MFLOPs | searched AP | uniform: chord | uniform: concave '
+              '| arm | MFLOPs | AP | uniform: chord | uniform: concave '
               'bound | difference to the bound | '
               f'{LEVEL * 100:.0f} % paired interval | goal (>= 1.5 AP) |',
               '|---|---|---|---|---|---|---|---|']
-    for key, row in r['budgets'].items():
-        if 'difference_at_flops' in row:
-            interval = row.get('difference_bound_interval')
-            lines.append(f"| {key} | {row['flops_searched'] / 1e6:.0f} | "
-                         f"{pct(row['ap_searched'])} | {pct(row['ap_uniform_at_flops'])} | "
-                         f"{pct(row.get('ap_uniform_bound'))} | "
-                         f"{signed(row.get('difference_bound'))} | {interval_text(interval)} "
-                         f'| {verdict(interval)} |')
+    rows = [(f'searched at {key}', row['flops_searched'], row['ap_searched'], row)
+            for key, row in r['budgets'].items() if 'difference_at_flops' in row]
+    rows += [(name, row['flops'], row['ap'], row) for name, row in r.get('given', {}).items()
+             if 'difference_at_flops' in row]
+    for label, flops, ap, row in rows:
+        interval = row.get('difference_bound_interval')
+        lines.append(f"| {label} | {flops / 1e6:.0f} | {pct(ap)} | "
+                     f"{pct(row['ap_uniform_at_flops'])} | {pct(row.get('ap_uniform_bound'))} | "
+                     f"{signed(row.get('difference_bound'))} | {interval_text(interval)} "
+                     f'| {verdict(interval)} |')
     return '\n'.join(lines) + '\n'
 
 
@@ -283,13 +312,18 @@ def plot(r: dict, path: str) -> None:
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     styles = dict(uniform=('tab:blue', 'o-', f"uniform ({r['mode']})"),
                   searched=('tab:red', 's', 'searched (mapped weights)'),
-                  seed=('black', '*', 'seed'))
+                  seed=('black', '*', 'seed'),
+                  given=('tab:green', 'D', 'given arch (mapped weights)'))
+    given = r.get('given', {})
+    members = dict(uniform=lambda n: n.startswith('uniform') or n == 'seed',
+                   searched=lambda n: n.startswith('searched'), seed=lambda n: n == 'seed',
+                   given=lambda n: n in given)
     for ax, key, label in ((axes[0], 'flops', 'backbone MFLOPs (320x320)'),
                            (axes[1], 'latency_ms', 'detector latency (ms, CPU, batch 1)')):
         for kind, (color, marker, name) in styles.items():
             points = sorted((a[key] / (1e6 if key == 'flops' else 1), 100 * a['ap'],
                              100 * a['ap_std']) for n, a in r['arms'].items()
-                            if n.startswith(kind) or (kind == 'uniform' and n == 'seed'))
+                            if members[kind](n))
             if kind == 'uniform' and len(points) < 2 or not points:
                 continue
             xs, ys, es = zip(*points)
@@ -299,7 +333,8 @@ def plot(r: dict, path: str) -> None:
         ax.set_ylabel('COCO AP on the demo val split (%)')
         ax.grid(alpha=0.3)
     axes[0].legend()
-    fig.suptitle('Searched vs uniformly scaled MobileNetV2 (GFocal V2, demo data)')
+    fig.suptitle(f"Searched vs uniformly scaled backbones ({osp.basename(r.get('config', ''))}"
+                 ', demo data)')
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

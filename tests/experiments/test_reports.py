@@ -216,3 +216,23 @@ def test_training_start_reads_the_latest_scalars_log(tmp_path):
     summary = load_script('bench/training_start.py').training_start(str(tmp_path), 1.0, 25)
     assert summary == dict(first_loss_cls=1.12, first_iter_below=30, early_grad_norm=1.0,
                            last_loss_cls=0.5, last_iter=40)
+
+
+def test_pareto_bench_compares_a_given_arch_with_the_uniform_curve_at_its_flops():
+    """A --arch arm is judged like a searched one: against the uniform-scaling curve (uniform
+    arms and the seed, per training seed) at its own FLOPs, and it gets its own table row."""
+    bench = load_script('bench/pareto_vs_uniform.py')
+    arms = {'uniform_width_0.5': dict(flops=100e6, ap_per_seed=[0.20, 0.22]),
+            'seed': dict(flops=200e6, ap_per_seed=[0.40, 0.42]),
+            'front150': dict(flops=150e6, ap_per_seed=[0.33, 0.34], ap=0.335)}
+    curve = bench.uniform_curve_at(arms, arms['front150'])
+    assert curve['ap_uniform_at_flops_per_seed'] == pytest.approx([0.30, 0.32])
+    assert curve['difference_at_flops'] == pytest.approx(0.335 - 0.31)
+    result = dict(command='c', machine='m', seeds=[0, 1], mode='width', seed_flops=200e6,
+                  arms={}, budgets={}, given={'front150': dict(flops=150e6, ap=0.335, **curve)})
+    row = [line for line in bench.to_markdown(result).splitlines()
+           if line.startswith('| front150 |')]
+    assert row and row[0].startswith('| front150 | 150 | 33.5 | 31.0 |')
+    with pytest.raises(Exception, match='NAME=ARCH.yaml'):
+        bench.named_arch('uniform_x=arch.yaml')
+    assert bench.named_arch('front588=a/b.yaml') == ('front588', 'a/b.yaml')
