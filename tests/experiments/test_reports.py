@@ -236,3 +236,21 @@ def test_pareto_bench_compares_a_given_arch_with_the_uniform_curve_at_its_flops(
     with pytest.raises(Exception, match='NAME=ARCH.yaml'):
         bench.named_arch('uniform_x=arch.yaml')
     assert bench.named_arch('front588=a/b.yaml') == ('front588', 'a/b.yaml')
+
+
+def test_pareto_bench_uses_a_slightly_costlier_uniform_arm_only_as_a_lower_bound():
+    bench = load_script('bench/pareto_vs_uniform.py')
+    searched = dict(flops=236e6, ap=0.2127, ap_per_seed=[0.210, 0.215, 0.213])
+    costlier = dict(flops=240e6, ap=0.1957, ap_per_seed=[0.193, 0.199, 0.195])
+    equal = dict(flops=237e6, ap=0.20, ap_per_seed=[0.20, 0.20, 0.20])
+    row = bench.uniform_at_equal_flops({'uniform_a': costlier, 'searched_0.5': searched},
+                                       searched)
+    assert row['equal_flops_arm'] == 'uniform_a' and row['equal_flops_bound'] is True
+    assert row['difference_equal_flops'] == pytest.approx(0.2127 - 0.1957)
+    # an arm within 1 % is an equal-FLOPs comparison and wins over the costlier one
+    row = bench.uniform_at_equal_flops({'uniform_a': costlier, 'uniform_b': equal}, searched)
+    assert row['equal_flops_arm'] == 'uniform_b' and row['equal_flops_bound'] is False
+    # more than 5 % costlier, or cheaper by more than 1 %: no comparison
+    assert bench.uniform_at_equal_flops({'uniform_c': dict(costlier, flops=249e6),
+                                         'uniform_d': dict(costlier, flops=230e6)},
+                                        searched) == {}
