@@ -182,7 +182,8 @@ def main(argv=None):
             row.update(uniform_at_equal_flops(arms, searched))
         budgets[f'{budget:g}'] = row
     given_rows = {name: dict(flops=arms[name]['flops'], ap=arms[name]['ap'],
-                             **uniform_curve_at(arms, arms[name])) for name in given}
+                             **uniform_curve_at(arms, arms[name]),
+                             **uniform_at_equal_flops(arms, arms[name])) for name in given}
     result = dict(
         run_header('bench/pareto_vs_uniform.py', argv), data=data_root,
         config=args.config, seeds=args.seeds, mode=args.mode, seed_flops=seed_flops,
@@ -195,7 +196,8 @@ def main(argv=None):
 
 def uniform_at_equal_flops(arms: dict, searched: dict, tolerance: float = 0.01,
                            costlier_within: float = 0.05) -> dict:
-    """The searched arm against a uniform arm trained at its FLOPs (within ``tolerance``,
+    """The searched arm against a uniform arm (or the seed) trained at its FLOPs (within
+    ``tolerance``,
     e.g. one placed there with a finer width divisor): the paired difference per seed.
     Where uniform scaling has no net that close (its widths move in steps), the cheapest
     uniform arm costing at most ``costlier_within`` more stands in: as uniform AP rises
@@ -209,7 +211,7 @@ def uniform_at_equal_flops(arms: dict, searched: dict, tolerance: float = 0.01,
         costlier_within: the largest relative FLOPs excess of a stand-in arm.
     """
     gaps = {n: a['flops'] / searched['flops'] - 1 for n, a in arms.items()
-            if n.startswith('uniform')}
+            if n.startswith('uniform') or n == 'seed'}  # the seed: uniform scaling at 1.0
     near = [n for n, gap in gaps.items() if abs(gap) <= tolerance]
     costlier = [n for n, gap in gaps.items() if 0 <= gap <= costlier_within]
     if not (near or costlier):
@@ -276,20 +278,23 @@ def to_markdown(r: dict) -> str:
         lines.append(f"| {name} | {a['budget']:g} | {a['flops'] / 1e6:.0f} | "
                      f"{a['latency_ms']:.1f} | {pct(a['ap'])} ± {pct(a['ap_std'])} | "
                      f"{', '.join(pct(v) for v in a['ap_per_seed'])} |")
-    lines += ['', f'| budget | searched - uniform AP | {LEVEL * 100:.0f} % paired interval | '
+    lines += ['', f'| budget or arm | minus uniform AP | {LEVEL * 100:.0f} % paired interval | '
               'goal (>= 1.5 AP) |', '|---|---|---|---|']
-    for key, row in r['budgets'].items():
+    given = r.get('given', {})
+    # the goal is the searched arms'; a given arch is a diagnostic ('-')
+    judge = lambda key, interval: '-' if key in given else verdict(interval)  # noqa: E731
+    for key, row in [*r['budgets'].items(), *given.items()]:
         if 'difference' in row:
             interval = row['difference_interval']
             lines.append(f"| {key} | {100 * row['difference']:+.1f} | "
-                         f'{interval_text(interval)} | {verdict(interval)} |')
+                         f'{interval_text(interval)} | {judge(key, interval)} |')
         if 'difference_equal_flops' in row:  # a uniform arm trained at the searched FLOPs
             interval = row['difference_equal_flops_interval']
             costlier = ', costlier: a lower bound' if row.get('equal_flops_bound') else ''
             lines.append(f"| {key}, against {row['equal_flops_arm']} "
                          f"({row['flops_uniform_equal_flops'] / 1e6:.0f} MFLOPs{costlier}) | "
                          f"{100 * row['difference_equal_flops']:+.1f} | "
-                         f'{interval_text(interval)} | {verdict(interval)} |')
+                         f'{interval_text(interval)} | {judge(key, interval)} |')
     lines += ['', 'At equal FLOPs: the searched arch against the uniform-scaling curve (uniform '
               'arms and the seed, per seed) at the searched FLOPs: the chord between the two '
               'points around it (a lower bound if the curve is concave) and the most a concave '
@@ -308,7 +313,7 @@ def to_markdown(r: dict) -> str:
         lines.append(f"| {label} | {flops / 1e6:.0f} | {pct(ap)} | "
                      f"{pct(row['ap_uniform_at_flops'])} | {pct(row.get('ap_uniform_bound'))} | "
                      f"{signed(row.get('difference_bound'))} | {interval_text(interval)} "
-                     f'| {verdict(interval)} |')
+                     f'| {judge(label, interval)} |')
     return '\n'.join(lines) + '\n'
 
 

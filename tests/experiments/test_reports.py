@@ -233,6 +233,7 @@ def test_pareto_bench_compares_a_given_arch_with_the_uniform_curve_at_its_flops(
     row = [line for line in bench.to_markdown(result).splitlines()
            if line.startswith('| front150 |')]
     assert row and row[0].startswith('| front150 | 150 | 33.5 | 31.0 |')
+    assert row[0].endswith('| - |')  # a given arch is a diagnostic, not judged by the goal
     with pytest.raises(Exception, match='NAME=ARCH.yaml'):
         bench.named_arch('uniform_x=arch.yaml')
     assert bench.named_arch('front588=a/b.yaml') == ('front588', 'a/b.yaml')
@@ -250,6 +251,9 @@ def test_pareto_bench_uses_a_slightly_costlier_uniform_arm_only_as_a_lower_bound
     # an arm within 1 % is an equal-FLOPs comparison and wins over the costlier one
     row = bench.uniform_at_equal_flops({'uniform_a': costlier, 'uniform_b': equal}, searched)
     assert row['equal_flops_arm'] == 'uniform_b' and row['equal_flops_bound'] is False
+    # the seed is uniform scaling at 1.0: an arch just under its FLOPs is compared with it
+    row = bench.uniform_at_equal_flops({'seed': costlier}, searched)
+    assert row['equal_flops_arm'] == 'seed' and row['equal_flops_bound'] is True
     # more than 5 % costlier, or cheaper by more than 1 %: no comparison
     assert bench.uniform_at_equal_flops({'uniform_c': dict(costlier, flops=249e6),
                                          'uniform_d': dict(costlier, flops=230e6)},
