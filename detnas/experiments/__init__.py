@@ -5,16 +5,16 @@
 from .costs import measure_costs
 from .data import data_root_options, ensure_demo_data
 from .runner import (FINISHED_ONLY_NOTE, METRICS, experiment_config, finished_record,
-                     logged_scalars, recorded_runs, restore_record, restore_runs, run_logged, run_or_reuse,
-                     search_and_export, seconds_text, tool_command, train_and_test)
+                     logged_scalars, recorded_runs, restore_record, restore_runs, run_logged,
+                     run_or_reuse, search_and_export, seconds_text, tool_command,
+                     train_and_test)
 from .stats import (concave_bound_at, curve_at, goal_verdict, kendall_tau, mean_std,
                     paired_difference_interval, paired_ratio, paired_ratio_interval,
                     spearman_rho)
 
 __all__ = ['measure_costs', 'data_root_options', 'ensure_demo_data', 'FINISHED_ONLY_NOTE',
-           'METRICS', 'experiment_config', 'finished_record', 'logged_scalars', 'recorded_runs', 'restore_record',
-           'restore_runs', 'run_logged', 'run_or_reuse', 'search_and_export', 'seconds_text',
-           'tool_command', 'train_and_test', 'concave_bound_at', 'curve_at', 'goal_verdict',
-           'kendall_tau',
-           'mean_std', 'paired_difference_interval', 'paired_ratio', 'paired_ratio_interval',
+           'METRICS', 'experiment_config', 'finished_record', 'logged_scalars', 'recorded_runs',
+           'restore_record', 'restore_runs', 'run_logged', 'run_or_reuse', 'search_and_export',
+           'seconds_text', 'tool_command', 'train_and_test', 'concave_bound_at', 'curve_at',
+           'goal_verdict', 'kendall_tau', 'mean_std', 'paired_difference_interval', 'paired_ratio', 'paired_ratio_interval',
            'spearman_rho']

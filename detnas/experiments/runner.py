@@ -8,6 +8,7 @@ runner works from an installed wheel as well as from the checkout. A finished ru
 ``record.json`` in its folder and is reused, so an interrupted comparison resumes where it
 stopped.
 """
+import glob
 import json
 import os
 import os.path as osp
@@ -178,7 +179,6 @@ def logged_scalars(run_dir: str, key: str) -> List[Tuple[int, float]]:
         run_dir: a training run's work dir.
         key: a logged scalar, e.g. ``'loss'``, ``'loss_cls'``, ``'grad_norm'``.
     """
-    import glob
     files = sorted(glob.glob(osp.join(run_dir, '*', 'vis_data', 'scalars.json')))
     if not files:
         return []

@@ -3,8 +3,10 @@
 # one block deeper: added channels and blocks start function-preserving) and the stride-16/32
 # stages 4-7 may shrink (down to half their width, one block shallower), so the seed's FLOPs
 # can be moved between resolutions. The width search's choices motivate it: under 0.75x the
-# seed's FLOPs it keeps stages 1-3 whole and halves 4-7, and beats uniform scaling
-# (bench/results/pareto_width). Shared by configs/search/gfocalv2_mbv2_realloc_search_demo.py.
+# seed's FLOPs it keeps stages 1-3 whole, spends about half the seed's FLOPs on stages 4-7,
+# and beats uniform scaling (bench/results/pareto_width). Measured at the seed's FLOPs, no
+# reallocation beat the seed (bench/results/realloc_seed_budget). Shared by
+# configs/search/gfocalv2_mbv2_realloc_search_demo.py.
 _ops = dict(kernels=[3], expand_ratios=[3, 4, 6], allow_skip=False)
 search = dict(
     space=dict(stages=[
