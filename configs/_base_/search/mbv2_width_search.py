@@ -18,3 +18,4 @@ search = dict(
     supernet=dict(max_epochs=6, num_random=1),  # largest + smallest + 1 random per batch
     evolution=dict(population_size=12, generations=6),
 )
+del _keep  # a helper of this file, not a config key (it would reach every exported config)

@@ -19,3 +19,4 @@ search = dict(
     image_size=(800, 1333),
     bn_calibration=dict(num_batches=16),
 )
+del _ops  # a helper of this file, not a config key (it would reach every exported config)

@@ -1,4 +1,5 @@
 """Every shipped search config turns into a supernet config whose space holds the seed."""
+import ast
 import glob
 import os.path as osp
 
@@ -42,3 +43,14 @@ def test_search_config_builds_a_supernet_around_its_seed(path):
     default = (1, 2, 4, 7) if backbone.type == 'ElasticMobileNetV2' else (0, 1, 2, 3)
     assert list(neck.in_channels) == [widest[i] for i in backbone.get('out_indices', default)]
     assert neck.out_channels == cfg.model.neck.out_channels
+
+
+@pytest.mark.parametrize('path', SEARCH_CONFIGS, ids=osp.basename)
+def test_search_config_adds_only_its_search_section(path):
+    """A search config is its seed detector plus `search`: helper variables of the space
+    files must not reach the seed config that every exported detector config inherits."""
+    bases = next(ast.literal_eval(node.value) for node in ast.parse(open(path).read()).body
+                 if isinstance(node, ast.Assign) and node.targets[0].id == '_base_')
+    detector, = [b for b in bases if '_base_/search/' not in b]
+    seed_keys = set(Config.fromfile(osp.join(osp.dirname(path), detector)).keys())
+    assert set(Config.fromfile(path).keys()) - seed_keys == {'search'}
