@@ -77,8 +77,9 @@ def parse_args(argv=None):
                    '(e.g. 0.432:2 reaches FLOPs between the steps of 8)')
     p.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
     p.add_argument('--mode', choices=('width', 'compound'), default='width')
-    p.add_argument('--arms', nargs='+', choices=('seed', 'uniform', 'searched'),
-                   default=['seed', 'uniform', 'searched'])
+    p.add_argument('--arms', nargs='*', choices=('seed', 'uniform', 'searched'),
+                   default=['seed', 'uniform', 'searched'],
+                   help='the built-in arms to run (none: only the --arch arms)')
     p.add_argument('--arch', type=named_arch, nargs='+', default=[], metavar='NAME=ARCH.yaml',
                    help="more arms: architectures of the config's space (arch yaml files)")
     p.add_argument('--data-root', default=osp.join(ROOT, 'data/demo_coco_val400'))
