@@ -151,9 +151,8 @@ class SearchSettings:
         space: the search space config (``dict(stages=[...])``).
         heldout_fraction: share of the training images held out to score candidates.
         tie_se: the choice rule's tie width in paired half-sample standard errors: among
-            the feasible scored candidates whose held-out AP lies this close to the best
-            front member's, the one that spends most of the budget is chosen (0: the
-            best-scoring member).
+            the front members whose held-out AP lies this close to the best, the one that
+            spends most of the budget is chosen (0: the best-scoring member).
         supernet: :class:`SupernetSettings`.
         evolution: :class:`~detnas.nas.evolution.EvolutionConfig` fields (its defaults).
         objectives: minimised metric keys; ``'-'`` maximises.

@@ -53,10 +53,9 @@ from .split import HeldoutSplit, split_train_annotations
 
 LOGGER_NAME = 'detnas_search'
 CHOICE_RULE = ('the highest held-out bbox_mAP (unrounded) among feasible front members (ties: '
-               'AP50, then AP_s, then fewer FLOPs); under a budget constraint, the feasible '
-               'scored candidate that spends most of the budget among those the held-out split '
-               'cannot tell from it (paired difference within search.tie_se half-sample '
-               'standard errors)')
+               'AP50, then AP_s, then fewer FLOPs); under a budget constraint, the member that '
+               'spends most of the budget among those the held-out split cannot tell from it '
+               '(paired difference within search.tie_se half-sample standard errors)')
 
 
 def log(message: str, level: int = logging.INFO) -> None:
@@ -122,25 +121,20 @@ def check_constraints_reachable(constraints: List[Constraint], space: StagedSear
 
 def choose(front: List[ScoredCandidate],
            tied: Optional[Callable[[ScoredCandidate, ScoredCandidate], bool]] = None,
-           spend: Optional[str] = None,
-           scored: Optional[List[ScoredCandidate]] = None) -> ScoredCandidate:
-    """The chosen candidate (:data:`CHOICE_RULE`; last tie-break: the smaller encoding).
+           spend: Optional[str] = None) -> ScoredCandidate:
+    """The chosen front member (:data:`CHOICE_RULE`; last tie-break: the smaller encoding).
 
     Stand-alone AP rises with the budget a candidate spends (bench/results/search_ranking:
     FLOPs alone rank the fine-tuned archs better than the proxy does), so where the held-out
-    score cannot separate the best member from a costlier candidate that still meets the
-    budget, the costlier one is the better bet. That candidate need not be on the front: a
-    costlier candidate leaves the front when a cheaper one matches it in params and latency
-    as well, objectives the budget does not ask about.
+    score cannot separate the best member from a costlier one that still meets the budget,
+    the costlier one is the better bet.
 
     Args:
-        front: the search's Pareto front (the best-scoring feasible member is the start).
+        front: the search's Pareto front.
         tied: ``tied(best, other)``: whether the held-out split cannot tell ``other`` from
             the best-scoring member (None: the best-scoring member is chosen).
-        spend: the budget's metric (e.g. ``'flops'``); feasible candidates costlier than the
-            best are tried in decreasing ``spend`` and the first tied one is chosen.
-        scored: the candidates the budget may be spent on (default: the front); the search
-            passes every candidate it scored.
+        spend: the budget's metric (e.g. ``'flops'``); members costlier than the best are
+            tried in decreasing ``spend`` and the first tied one is chosen.
     """
     feasible = [r for r in front if r.feasible] or list(front)
     best = min(feasible, key=lambda r: (-r.metrics['bbox_mAP'],
@@ -149,8 +143,7 @@ def choose(front: List[ScoredCandidate],
                                         r.metrics.get('flops', 0), tuple(r.candidate)))
     if tied is None or spend is None:
         return best
-    pool = [r for r in (scored or front) if r.feasible]
-    costlier = sorted((r for r in pool if r.metrics[spend] > best.metrics[spend]),
+    costlier = sorted((r for r in feasible if r.metrics[spend] > best.metrics[spend]),
                       key=lambda r: (-r.metrics[spend], tuple(r.candidate)))
     return next((r for r in costlier if tied(best, r)), best)
 
@@ -399,7 +392,7 @@ def evolve_stage(run: SearchRun) -> None:
     spend = budget_metric(run.constraints) if settings.tie_se > 0 else None
     run.best_scored = choose(run.result.front)
     chosen = [choose(run.result.front, run.comparison.tied(settings.tie_se, spend or 'flops'),
-                     spend, scored=run.result.records)
+                     spend)
               if run.rank == 0 else None]
     broadcast_object_list(chosen, src=0)  # the paired tie tests run on rank 0 only
     run.chosen = chosen[0]
