@@ -86,16 +86,19 @@ def test_flops_params_and_latency_of_a_candidate(parts):
 
 def test_every_layer_of_the_space_times_in_onnxruntime(parts):
     """The latency table on the deployment runtime: each search-space layer exports to ONNX
-    and the table's sums rank whole exported backbones as onnxruntime times them."""
+    and the table's sums rank whole exported backbones as onnxruntime times them (at an
+    input where compute, not per-call overhead, sets the time: at 64x48 both ends of the
+    space run in about 0.8 ms and timing noise can order them either way)."""
     from detnas.nas.latency import check_predictor
     from detnas.nas.pipeline import latency_cases
     _, family, archs = parts
+    size = (192, 160)
     table = LatencyTable(family.latency_layer, threads=1, warmup=2, repeats=10,
                          runtime='onnxruntime')
-    signatures = set(family.space_signatures(SIZE))
+    signatures = set(family.space_signatures(size))
     assert table.measure(signatures) == len(signatures)
     named = dict(largest=archs[1], seed=archs[0], cheapest=archs[3])
-    report = check_predictor(table, latency_cases(family, named, SIZE))
+    report = check_predictor(table, latency_cases(family, named, size))
     measured = {m['name']: m['measured_ms'] for m in report['models']}
     predicted = {m['name']: m['predicted_ms'] for m in report['models']}
     assert predicted['cheapest'] < predicted['seed'] < predicted['largest']
