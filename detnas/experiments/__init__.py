@@ -16,5 +16,5 @@ __all__ = ['measure_costs', 'data_root_options', 'ensure_demo_data', 'FINISHED_O
            'METRICS', 'experiment_config', 'finished_record', 'logged_scalars', 'recorded_runs',
            'restore_record', 'restore_runs', 'run_logged', 'run_or_reuse', 'search_and_export',
            'seconds_text', 'tool_command', 'train_and_test', 'concave_bound_at', 'curve_at',
-           'goal_verdict', 'kendall_tau', 'mean_std', 'paired_difference_interval', 'paired_ratio', 'paired_ratio_interval',
-           'spearman_rho']
+           'goal_verdict', 'kendall_tau', 'mean_std', 'paired_difference_interval',
+           'paired_ratio', 'paired_ratio_interval', 'spearman_rho']
